@@ -1,0 +1,18 @@
+# tfedge: train → evaluate → report for TensorFlow image classifiers.
+# The experiment lives in config.yaml; the rules live in rules/.
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/report.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        paths.report(),

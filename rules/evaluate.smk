@@ -1,0 +1,17 @@
+rule evaluate:
+    input:
+        unpack(dataset_inputs("test")),
+        model=paths.model_file("{variant}", "{seed}", "model.keras"),
+    output:
+        metrics=paths.metrics("{variant}", "{seed}"),
+        predictions=paths.predictions("{variant}", "{seed}"),
+    log:
+        paths.log("evaluate", "{variant}", "seed{seed}"),
+    threads: 2
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    params:
+        keep_misclassified=config["report"]["misclassified_images"],
+    script:
+        "../scripts/evaluate.py"

@@ -1,0 +1,24 @@
+rule report:
+    input:
+        metrics=every_run(paths.metrics),
+        predictions=every_run(paths.predictions),
+        summaries=every_run(
+            lambda variant, seed: paths.model_file(variant, seed, "train.json")
+        ),
+        histories=every_run(
+            lambda variant, seed: paths.model_file(variant, seed, "history.csv")
+        ),
+        manifests=[paths.manifest(dataset) for dataset in USED_DATASETS],
+        template="report/templates/report.html.j2",
+        answers="report/answers.md",
+    output:
+        paths.report(),
+    log:
+        paths.log("report", "report"),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        config=config,
+    script:
+        "../scripts/report.py"

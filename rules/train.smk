@@ -1,0 +1,22 @@
+rule train:
+    input:
+        unpack(dataset_inputs("train", "validation")),
+    output:
+        model=paths.model_file("{variant}", "{seed}", "model.keras"),
+        savedmodel=directory(paths.model_file("{variant}", "{seed}", "savedmodel")),
+        history=paths.model_file("{variant}", "{seed}", "history.csv"),
+        summary=paths.model_file("{variant}", "{seed}", "train.json"),
+        tensorboard=directory(paths.model_file("{variant}", "{seed}", "tensorboard")),
+    log:
+        paths.log("train", "{variant}", "seed{seed}"),
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=240,
+    params:
+        variant=lambda wildcards: VARIANTS[wildcards.variant],
+        work_dir=lambda wildcards: paths.train_work_dir(
+            wildcards.variant, wildcards.seed
+        ),
+    script:
+        "../scripts/train.py"

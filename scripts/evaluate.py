@@ -1,0 +1,18 @@
+"""Snakemake adapter: rule evaluate → tfedge.evaluate.evaluate_model."""
+
+from tfedge.logs import job_log
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+
+with job_log(smk.log[0]):
+    from tfedge.evaluate import evaluate_model
+
+    evaluate_model(
+        model_path=smk.input.model,
+        manifest_path=smk.input.manifest,
+        metrics_path=smk.output.metrics,
+        predictions_path=smk.output.predictions,
+        keep_misclassified=smk.params.keep_misclassified,
+        threads=smk.threads,
+        context={"variant": smk.wildcards.variant, "seed": int(smk.wildcards.seed)},
+    )

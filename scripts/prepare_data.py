@@ -1,0 +1,10 @@
+"""Snakemake adapter: rule prepare_data → tfedge.data.prepare.prepare_dataset."""
+
+from tfedge.logs import job_log
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+
+with job_log(smk.log[0]):
+    from tfedge.data.prepare import prepare_dataset
+
+    prepare_dataset(smk.wildcards.dataset, smk.params.settings, dict(smk.output.items()))

@@ -1,0 +1,15 @@
+"""Snakemake adapter: rule report → tfedge.report.build_report."""
+
+from tfedge.logs import job_log
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+
+with job_log(smk.log[0]):
+    from tfedge.report import build_report
+
+    build_report(
+        config=smk.params.config,
+        template_path=smk.input.template,
+        answers_path=smk.input.answers,
+        output_path=smk.output[0],
+    )

@@ -1,0 +1,18 @@
+"""Snakemake adapter: rule train → tfedge.train.train_variant."""
+
+from tfedge.logs import job_log
+
+smk = snakemake  # noqa: F821 (injected by Snakemake)
+
+with job_log(smk.log[0]):
+    from tfedge.train import TrainOutputs, train_variant
+
+    train_variant(
+        name=smk.wildcards.variant,
+        variant=smk.params.variant,
+        seed=int(smk.wildcards.seed),
+        manifest_path=smk.input.manifest,
+        outputs=TrainOutputs(**dict(smk.output.items())),
+        work_dir=smk.params.work_dir,
+        threads=smk.threads,
+    )

@@ -1,0 +1,129 @@
+"""Validate config.yaml before any job runs, with errors that name the field and the fix.
+
+The JSON schema (schemas/config.schema.yaml) describes each key, its type and default;
+this module fills the defaults, turns every schema violation into one readable line, and
+adds the checks a schema cannot express (a variant's dataset must exist, the baseline
+must be a variant). It imports no TensorFlow: Snakemake calls it at parse time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import Draft202012Validator, ValidationError, validators
+
+
+class ConfigError(ValueError):
+    """config.yaml is wrong; the message lists each bad field and what it accepts."""
+
+
+def _with_defaults(validator_class: type) -> type:
+    """A validator that fills each property's schema default before checking it."""
+    check_properties = validator_class.VALIDATORS["properties"]
+
+    def fill_then_check(validator, properties, instance, schema) -> Iterator[ValidationError]:
+        if isinstance(instance, dict):
+            for name, subschema in properties.items():
+                if "default" in subschema:
+                    instance.setdefault(name, json.loads(json.dumps(subschema["default"])))
+        yield from check_properties(validator, properties, instance, schema)
+
+    return validators.extend(validator_class, {"properties": fill_then_check})
+
+
+_DefaultingValidator = _with_defaults(Draft202012Validator)
+
+
+def field_path(error: ValidationError) -> str:
+    """Dotted path of the offending field, e.g. ``variants.cnn.epochs``."""
+    return ".".join(str(part) for part in error.absolute_path) or "(top level)"
+
+
+def describe(error: ValidationError) -> str:
+    """One line naming the field, what is wrong, and what would be accepted."""
+    where = field_path(error)
+    if error.validator == "enum":
+        allowed = ", ".join(map(str, error.validator_value))
+        return f"{where}: {error.instance!r} is not allowed; use one of: {allowed}"
+    if error.validator in ("additionalProperties", "unevaluatedProperties"):
+        known = sorted(_known_keys(error.schema, error.instance))
+        return f"{where}: {error.message}; known keys here: {', '.join(known)}"
+    return f"{where}: {error.message}"
+
+
+def _known_keys(schema: dict, instance: Any) -> set[str]:
+    """Keys a schema object admits, including those of if/then branches that apply."""
+    keys = set(schema.get("properties", {}))
+    for branch in schema.get("allOf", []):
+        if_schema, then_schema = branch.get("if"), branch.get("then", {})
+        if if_schema is None or Draft202012Validator(if_schema).is_valid(instance):
+            keys |= set(then_schema.get("properties", {}))
+    return keys
+
+
+def _most_specific(errors: list[ValidationError]) -> list[ValidationError]:
+    """Drop "unexpected keys" errors on an object whose own fields already fail.
+
+    An unknown ``model`` makes every model-specific key look unexpected; the useful line
+    is the one about ``model``.
+    """
+    paths = [tuple(error.absolute_path) for error in errors]
+
+    def has_deeper_error(path: tuple) -> bool:
+        return any(len(other) > len(path) and other[: len(path)] == path for other in paths)
+
+    return [
+        error
+        for error, path in zip(errors, paths)
+        if error.validator != "unevaluatedProperties" or not has_deeper_error(path)
+    ]
+
+
+def check_references(config: dict) -> list[str]:
+    """Cross-field errors a JSON schema cannot express."""
+    problems = []
+    datasets, variants = config.get("datasets", {}), config.get("variants", {})
+    for name, variant in variants.items():
+        if isinstance(variant, dict) and variant.get("dataset") not in datasets:
+            problems.append(
+                f"variants.{name}.dataset: {variant.get('dataset')!r} is not defined under "
+                f"datasets; defined: {', '.join(datasets) or 'none'}"
+            )
+    for name, dataset in datasets.items():
+        if dataset.get("source") == "directory" and not dataset.get("directory"):
+            problems.append(
+                f"datasets.{name}.directory: source 'directory' needs a folder of class "
+                f"sub-folders; set datasets.{name}.directory or choose another source"
+            )
+    baseline = config.get("baseline")
+    if baseline is not None and baseline not in variants:
+        problems.append(
+            f"baseline: {baseline!r} is not a variant; choose one of: {', '.join(variants)}"
+        )
+    return problems
+
+
+def validate_config(config: dict, schema_path: str | Path) -> dict:
+    """Fill defaults into ``config`` in place and raise ConfigError listing every problem."""
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    errors = sorted(_DefaultingValidator(schema).iter_errors(config), key=field_path)
+    problems = [describe(error) for error in _most_specific(errors)]
+    if not problems:
+        problems = check_references(config)
+    if problems:
+        raise ConfigError(
+            "config.yaml is invalid:\n  - " + "\n  - ".join(problems) + "\n"
+            "See the config reference in README.md (every key, its type and default)."
+        )
+    return config
+
+
+def config_hash(config: dict) -> str:
+    """Short, order-independent fingerprint of the validated config, shown in the report."""
+    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:12]

@@ -1,0 +1,70 @@
+"""Figures as SVG data URIs: the report embeds them, so the one HTML file needs nothing else."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.grid": True})
+
+
+def svg_data_uri(figure) -> str:
+    """The figure as ``data:image/svg+xml;base64,…`` (closed afterwards)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    plt.close(figure)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def training_curves(histories: dict[int, pd.DataFrame], title: str) -> str:
+    """Accuracy and loss per epoch, training and validation, one line per seed."""
+    figure, (accuracy_axis, loss_axis) = plt.subplots(1, 2, figsize=(8, 3))
+    for seed, history in histories.items():
+        epochs = history["epoch"] + 1
+        for axis, metric in ((accuracy_axis, "accuracy"), (loss_axis, "loss")):
+            axis.plot(epochs, history[metric], "-", label=f"train (seed {seed})")
+            axis.plot(epochs, history[f"val_{metric}"], "--", label=f"validation (seed {seed})")
+    accuracy_axis.set(xlabel="epoch", ylabel="accuracy", title=f"{title}: accuracy")
+    loss_axis.set(xlabel="epoch", ylabel="cross-entropy loss", title=f"{title}: loss")
+    accuracy_axis.legend(fontsize=7)
+    return svg_data_uri(figure)
+
+
+def confusion_matrix(matrix: list[list[int]], class_names: list[str], title: str) -> str:
+    """Counts with true class on rows, predicted class on columns."""
+    counts = np.asarray(matrix)
+    size = max(3.0, 0.45 * len(class_names) + 1.5)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(counts, cmap="Blues")
+    axis.grid(False)
+    ticks = range(len(class_names))
+    axis.set_xticks(ticks, class_names, rotation=90 if len(class_names) > 10 else 0)
+    axis.set_yticks(ticks, class_names)
+    axis.set(xlabel="predicted", ylabel="true", title=title)
+    threshold = counts.max() / 2 if counts.size else 0
+    for (row, column), count in np.ndenumerate(counts):
+        colour = "white" if count > threshold else "black"
+        axis.text(column, row, str(count), ha="center", va="center", color=colour, fontsize=7)
+    return svg_data_uri(figure)
+
+
+def image_grid(images: np.ndarray, captions: list[str], title: str, columns: int = 8) -> str | None:
+    """Small multiples of test images with a caption each; None when there are none."""
+    if len(images) == 0:
+        return None
+    rows = int(np.ceil(len(images) / columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, caption in zip(axes.flat, images, captions):
+        axis.imshow(image.squeeze(), cmap="gray" if image.shape[-1] == 1 else None)
+        axis.set_title(caption, fontsize=7)
+    figure.suptitle(title, fontsize=9)
+    return svg_data_uri(figure)

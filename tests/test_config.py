@@ -1,0 +1,97 @@
+"""config.yaml is checked before any job runs, and each error names the field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import yaml
+
+from tfedge.config import ConfigError, config_hash
+
+from .conftest import ROOT, tiny_config, validated
+
+
+def test_shipped_configs_are_valid_and_get_defaults():
+    config = validated(yaml.safe_load((ROOT / "config.yaml").read_text()))
+    assert config["datasets"]["mnist"]["probe_timeout_s"] == 3
+    assert config["variants"]["mlp_baseline"]["hidden_units"] == 128
+    assert validated(tiny_config())["report"]["significance_level"] == 0.05
+
+
+def mutate(change) -> dict:
+    config = tiny_config()
+    change(config)
+    return config
+
+
+BAD_CONFIGS = {
+    "unknown top-level key": (
+        lambda c: c.update(epochs=3),
+        "(top level)",
+        "'epochs' was unexpected",
+    ),
+    "unknown variant key": (
+        lambda c: c["variants"]["cnn"].update(hidden_units=3),
+        "variants.cnn",
+        "'hidden_units' was unexpected",
+    ),
+    "unknown model type": (
+        lambda c: c["variants"]["cnn"].update(model="resnet"),
+        "variants.cnn.model",
+        "use one of: mlp, cnn",
+    ),
+    "zero epochs": (
+        lambda c: c["variants"]["cnn"].update(epochs=0),
+        "variants.cnn.epochs",
+        "less than the minimum of 1",
+    ),
+    "negative epochs": (
+        lambda c: c["variants"]["mlp_baseline"].update(epochs=-2),
+        "variants.mlp_baseline.epochs",
+        "less than the minimum of 1",
+    ),
+    "undefined dataset": (
+        lambda c: c["variants"]["cnn"].update(dataset="flowers"),
+        "variants.cnn.dataset",
+        "'flowers' is not defined under datasets",
+    ),
+    "baseline not a variant": (
+        lambda c: c.update(baseline="resnet50"),
+        "baseline",
+        "'resnet50' is not a variant",
+    ),
+    "unknown source": (
+        lambda c: c["datasets"]["mnist"].update(source="internet"),
+        "datasets.mnist.source",
+        "use one of: auto, tfds, directory, bundled",
+    ),
+    "directory source without a folder": (
+        lambda c: c["datasets"]["mnist"].update(source="directory"),
+        "datasets.mnist.directory",
+        "needs a folder of class sub-folders",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_CONFIGS, ids=list(BAD_CONFIGS))
+def test_bad_config_names_the_field(case):
+    change, field, words = BAD_CONFIGS[case]
+    with pytest.raises(ConfigError) as caught:
+        validated(mutate(change))
+    lines = [line for line in str(caught.value).splitlines() if line.startswith("  - ")]
+    assert any(line.startswith(f"  - {field}: ") and words in line for line in lines), lines
+
+
+def test_unknown_model_is_reported_once_not_as_unexpected_keys():
+    with pytest.raises(ConfigError) as caught:
+        validated(mutate(lambda c: c["variants"]["cnn"].update(model="resnet")))
+    assert "unexpected" not in str(caught.value)
+
+
+def test_config_hash_ignores_key_order_but_not_values():
+    config = validated(tiny_config())
+    reordered = copy.deepcopy(dict(reversed(list(config.items()))))
+    assert config_hash(reordered) == config_hash(config)
+    config["variants"]["cnn"]["epochs"] += 1
+    assert config_hash(config) != config_hash(reordered)

