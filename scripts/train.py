@@ -5,7 +5,11 @@ from tfedge.logs import job_log
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
 with job_log(smk.log[0]):
-    from tfedge.train import TrainOutputs, train_variant
+    from tfedge.train import InitFrom, TrainOutputs, train_variant
+
+    init_from = None
+    if hasattr(smk.input, "init_model"):
+        init_from = InitFrom(model=smk.input.init_model, summary=smk.input.init_summary)
 
     train_variant(
         name=smk.wildcards.variant,
@@ -15,4 +19,6 @@ with job_log(smk.log[0]):
         outputs=TrainOutputs(**dict(smk.output.items())),
         work_dir=smk.params.work_dir,
         threads=smk.threads,
+        backbone_settings=smk.params.backbone,
+        init_from=init_from,
     )

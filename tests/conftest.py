@@ -30,6 +30,23 @@ def dataset_settings(**overrides) -> dict:
     return validated(config)["datasets"]["mnist"]
 
 
+def backbone_settings(**overrides) -> dict:
+    config = tiny_config()
+    config["backbones"]["lite"] = overrides
+    return validated(config)["backbones"]["lite"]
+
+
+def prepare(folder: Path, name: str, settings: dict) -> Path:
+    """Prepare a dataset into ``folder``; returns its manifest path."""
+    from tfedge.data.prepare import prepare_dataset
+
+    splits = ("train", "validation", "test")
+    outputs = {split: str(folder / f"{split}.tfrecord") for split in splits}
+    outputs["manifest"] = str(folder / "manifest.json")
+    prepare_dataset(name, settings, outputs)
+    return Path(outputs["manifest"])
+
+
 def variant_settings(name: str, **overrides) -> dict:
     config = tiny_config()
     config["variants"][name].update(overrides)
@@ -39,12 +56,18 @@ def variant_settings(name: str, **overrides) -> dict:
 @pytest.fixture(scope="session")
 def tiny_mnist(tmp_path_factory) -> Path:
     """Bundled MNIST capped at 20 images per class, prepared once; returns the manifest path."""
-    from tfedge.data.prepare import prepare_dataset
+    return prepare(tmp_path_factory.mktemp("mnist"), "mnist", dataset_settings(max_per_class=20))
 
-    folder = tmp_path_factory.mktemp("mnist")
-    outputs = {
-        split: str(folder / f"{split}.tfrecord") for split in ("train", "validation", "test")
-    }
-    outputs["manifest"] = str(folder / "manifest.json")
-    prepare_dataset("mnist", dataset_settings(max_per_class=20), outputs)
-    return Path(outputs["manifest"])
+
+@pytest.fixture(scope="session")
+def tiny_flowers(tmp_path_factory) -> Path:
+    """The offline flowers stand-in, 10 images per class and split at 32 px, RGB."""
+    settings = dataset_settings(
+        source="bundled",
+        tfds_name="tf_flowers",
+        tfds_test_split=None,
+        bundled_per_class=10,
+        image_size=32,
+        channels=3,
+    )
+    return prepare(tmp_path_factory.mktemp("flowers"), "flowers", settings)

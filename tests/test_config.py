@@ -52,9 +52,9 @@ BAD_CONFIGS = {
         "less than the minimum of 1",
     ),
     "undefined dataset": (
-        lambda c: c["variants"]["cnn"].update(dataset="flowers"),
+        lambda c: c["variants"]["cnn"].update(dataset="imagenet"),
         "variants.cnn.dataset",
-        "'flowers' is not defined under datasets",
+        "'imagenet' is not defined under datasets",
     ),
     "baseline not a variant": (
         lambda c: c.update(baseline="resnet50"),
@@ -70,6 +70,36 @@ BAD_CONFIGS = {
         lambda c: c["datasets"]["mnist"].update(source="directory"),
         "datasets.mnist.directory",
         "needs a folder of class sub-folders",
+    ),
+    "transfer without a defined backbone": (
+        lambda c: c["variants"]["frozen"].update(backbone="resnet"),
+        "variants.frozen.backbone",
+        "'resnet' is not defined under backbones",
+    ),
+    "unknown backbone source": (
+        lambda c: c["backbones"]["lite"].update(source="torchvision"),
+        "backbones.lite.source",
+        "use one of: auto, hub, keras_applications, efficientnet_lite0_bundled",
+    ),
+    "init_from a missing variant": (
+        lambda c: c["variants"]["finetuned"].update(init_from="nothing"),
+        "variants.finetuned.init_from",
+        "'nothing' is not another variant",
+    ),
+    "init_from a variant on another dataset": (
+        lambda c: c["variants"]["finetuned"].update(init_from="cnn"),
+        "variants.finetuned.init_from",
+        "must be a transfer variant with the same dataset",
+    ),
+    "init_from chain that loops": (
+        lambda c: c["variants"]["frozen"].update(init_from="finetuned"),
+        "variants.frozen.init_from",
+        "loops back to frozen",
+    ),
+    "transfer key on a cnn": (
+        lambda c: c["variants"]["cnn"].update(unfreeze=True),
+        "variants.cnn",
+        "'unfreeze' was unexpected",
     ),
 }
 

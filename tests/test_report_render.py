@@ -37,6 +37,15 @@ def minimal_context(**overrides) -> dict:
         "loss_mean": 0.1,
         "seeds": [0],
         "comparison": None,
+        "sentence": None,
+        "backbone": None,
+        "backbone_reason": None,
+        "unfrozen": False,
+        "features_cached": False,
+        "trainable_params": 101770,
+        "batch_sizes": [32],
+        "oom_backoffs": [],
+        "peak_memory_mb": 900.0,
     }
     context = {
         "title": "t",
@@ -51,6 +60,7 @@ def minimal_context(**overrides) -> dict:
         "figures": {},
         "datasets": {"mnist": manifest},
         "stand_ins": {"mnist": manifest},
+        "backbone_fallbacks": [],
         "answers": load_answers(ROOT / "report" / "answers.md"),
         "provenance": {
             "generated": "now",
@@ -76,6 +86,10 @@ def test_values_from_results_are_escaped():
 def test_offline_banner_shows_only_when_a_stand_in_was_used():
     assert 'id="offline-banner"' in render_report(TEMPLATE, minimal_context())
     assert 'id="offline-banner"' not in render_report(TEMPLATE, minimal_context(stand_ins={}))
+    fallback = {**minimal_context()["rows"][0], "backbone": "lite (efficientnet_lite0_bundled)"}
+    fallback["backbone_reason"] = "auto fell back to the bundled EfficientNet-Lite0: offline"
+    html = render_report(TEMPLATE, minimal_context(stand_ins={}, backbone_fallbacks=[fallback]))
+    assert 'id="offline-banner"' in html and "auto fell back to the bundled" in html
 
 
 def test_the_four_answers_are_rendered_with_sources():

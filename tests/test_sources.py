@@ -139,3 +139,42 @@ def test_host_reachable_sees_a_listening_port_and_a_closed_one():
         assert sources.host_reachable(server.getsockname(), timeout_s=2)
         closed_port = server.getsockname()[1]
     assert not sources.host_reachable(("127.0.0.1", closed_port), timeout_s=2)
+
+
+def test_bundled_flowers_stand_in_is_fashion_mnist_per_class(monkeypatch):
+    settings = dataset_settings(source="bundled", tfds_name="tf_flowers", bundled_per_class=7)
+    data = load_source("flowers", settings)
+    assert data.class_names[0] == "T-shirt/top" and len(data.class_names) == 10
+    assert "Fashion-MNIST" in data.reason and "7 images per class" in data.reason
+    for split in ("train", "test"):
+        assert np.bincount(data.splits[split].labels).tolist() == [7] * 10
+    assert decode(data.splits["train"].images[0]).shape == (28, 28)
+
+
+def test_bundled_flowers_says_how_to_get_the_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(sources, "FASHION_MNIST_DIR", tmp_path)
+    with pytest.raises(SourceUnavailable, match="apt-get install dataset-fashion-mnist"):
+        load_source("flowers", dataset_settings(source="bundled", tfds_name="tf_flowers"))
+
+
+def test_tfds_keeps_the_stored_jpeg_or_png_bytes(tmp_path, monkeypatch):
+    import tensorflow_datasets as tfds
+
+    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
+    settings = dataset_settings(
+        source="tfds", tfds_name="tf_flowers", tfds_test_split=None, data_dir=str(tmp_path)
+    )
+    with tfds.testing.mock_data(num_examples=6):
+        data = load_source("flowers", settings)
+    assert data.class_names == ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
+    assert all(
+        image[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0") for image in data.splits["train"].images
+    )
+
+
+def test_directory_accepts_jpeg_and_png(tmp_path):
+    write_png_classes(tmp_path, {"a": 2, "b": 2})
+    Image.fromarray(np.zeros((9, 9, 3), np.uint8)).save(tmp_path / "b" / "photo.JPG", format="JPEG")
+    data = load_source("mine", dataset_settings(source="directory", directory=str(tmp_path)))
+    assert data.splits["train"].labels.tolist() == [0, 0, 1, 1, 1]
+    assert any(image[:3] == b"\xff\xd8\xff" for image in data.splits["train"].images)

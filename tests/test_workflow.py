@@ -116,6 +116,21 @@ def test_report_is_self_contained_and_flags_the_stand_in(tiny_run):
     assert "McNemar" in html and 'id="environment-table"' in html
 
 
+def test_report_says_whether_unfreezing_helped(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    sentence = re.search(r"<li>(Unfreezing [^<]*)</li>", html)
+    assert sentence, "no sentence on fine-tuning in the summary"
+    metrics = [
+        json.loads((tiny_run / f"results/metrics/{variant}/seed{seed}.json").read_text())
+        for variant in ("frozen", "finetuned")
+        for seed in (0, 1)
+    ]
+    frozen = np.mean([m["test_accuracy"] for m in metrics[:2]])
+    finetuned = np.mean([m["test_accuracy"] for m in metrics[2:]])
+    assert f"{100 * (finetuned - frozen):+.2f} points" in sentence.group(1)
+    assert "efficientnet_lite0_bundled" in html and "Fashion-MNIST" in html
+
+
 def test_manifest_records_the_source_and_counts(tiny_run):
     manifest = json.loads((tiny_run / "results/data/mnist/manifest.json").read_text())
     assert manifest["source_used"] == "bundled"

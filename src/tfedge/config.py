@@ -100,12 +100,57 @@ def check_references(config: dict) -> list[str]:
                 f"datasets.{name}.directory: source 'directory' needs a folder of class "
                 f"sub-folders; set datasets.{name}.directory or choose another source"
             )
+    problems += _transfer_problems(config)
     baseline = config.get("baseline")
     if baseline is not None and baseline not in variants:
         problems.append(
             f"baseline: {baseline!r} is not a variant; choose one of: {', '.join(variants)}"
         )
     return problems
+
+
+def _transfer_problems(config: dict) -> list[str]:
+    """A transfer variant's backbone must exist; init_from must share its dataset and backbone."""
+    problems = []
+    variants, backbones = config.get("variants", {}), config.get("backbones", {})
+    for name, variant in variants.items():
+        if variant.get("model") != "transfer":
+            continue
+        if variant["backbone"] not in backbones:
+            problems.append(
+                f"variants.{name}.backbone: {variant['backbone']!r} is not defined under "
+                f"backbones; defined: {', '.join(backbones) or 'none'}"
+            )
+        parent = variant.get("init_from")
+        if parent is None:
+            continue
+        source = variants.get(parent)
+        if source is None or parent == name:
+            problems.append(
+                f"variants.{name}.init_from: {parent!r} is not another variant; "
+                f"choose one of: {', '.join(v for v in variants if v != name)}"
+            )
+        elif source.get("model") != "transfer" or (source["dataset"], source["backbone"]) != (
+            variant["dataset"],
+            variant["backbone"],
+        ):
+            problems.append(
+                f"variants.{name}.init_from: {parent!r} must be a transfer variant with the same "
+                f"dataset ({variant['dataset']}) and backbone ({variant['backbone']})"
+            )
+        elif _init_chain_loops(name, variants):
+            problems.append(f"variants.{name}.init_from: the init_from chain loops back to {name}")
+    return problems
+
+
+def _init_chain_loops(start: str, variants: dict) -> bool:
+    seen, current = {start}, variants[start].get("init_from")
+    while current is not None and current in variants:
+        if current in seen:
+            return True
+        seen.add(current)
+        current = variants[current].get("init_from")
+    return False
 
 
 def validate_config(config: dict, schema_path: str | Path) -> dict:

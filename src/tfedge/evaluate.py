@@ -15,6 +15,7 @@ from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 from tfedge.data.pipeline import image_dataset
 from tfedge.files import read_json, write_json
 from tfedge.keras_env import keras, tf, use_threads
+from tfedge.models import load_model
 
 EVAL_BATCH_SIZE = 256
 
@@ -84,7 +85,7 @@ def evaluate_model(
     """Evaluate and write both outputs; ``context`` (variant, seed, …) is copied into the JSON."""
     use_threads(threads)
     manifest = read_json(manifest_path)
-    model = keras.models.load_model(model_path)
+    model = load_model(model_path)
     images, labels, logits = predict_split(model, manifest_path)
     metrics = {**(context or {}), **classification_metrics(labels, logits, manifest["class_names"])}
     save_predictions(predictions_path, images, labels, logits, keep_misclassified)

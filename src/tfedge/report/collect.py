@@ -52,40 +52,82 @@ def mean_std(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
-def compare_to_baseline(runs: list[Run], baseline_runs: list[Run], alpha: float) -> dict:
+def compare_runs(runs: list[Run], reference_runs: list[Run], alpha: float) -> dict:
     """McNemar per seed on the same test images.
 
     "beats" needs a higher mean accuracy and p < alpha in every seed.
     """
-    by_seed = {run.seed: run for run in baseline_runs}
+    by_seed = {run.seed: run for run in reference_runs}
     tests = [mcnemar_exact(by_seed[run.seed].correct, run.correct) for run in runs]
     accuracy = mean_std([run.metrics["test_accuracy"] for run in runs])[0]
-    baseline_accuracy = mean_std([run.metrics["test_accuracy"] for run in baseline_runs])[0]
+    reference_accuracy = mean_std([run.metrics["test_accuracy"] for run in reference_runs])[0]
     worst_p = max(test.p_value for test in tests)
     return {
+        "reference": reference_runs[0].variant,
+        "reference_accuracy": reference_accuracy,
+        "difference": accuracy - reference_accuracy,
         "p_values": [test.p_value for test in tests],
         "worst_p": worst_p,
         "discordant": [(test.only_first_correct, test.only_second_correct) for test in tests],
-        "beats": accuracy > baseline_accuracy and worst_p < alpha,
+        "beats": accuracy > reference_accuracy and worst_p < alpha,
     }
+
+
+def reference_of(name: str, variants: dict, baseline: str) -> str | None:
+    """What a variant is tested against: its init_from run, else the baseline on its dataset."""
+    variant = variants[name]
+    if variant.get("init_from"):
+        return variant["init_from"]
+    if name != baseline and variant["dataset"] == variants[baseline]["dataset"]:
+        return baseline
+    return None
+
+
+def comparison_sentence(row: dict, alpha: float) -> str:
+    """One sentence, computed from the numbers, on whether a variant improved on its reference."""
+    comparison = row["comparison"]
+    points = 100 * comparison["difference"]
+    figures = (
+        f"{100 * row['accuracy_mean']:.2f} % vs {100 * comparison['reference_accuracy']:.2f} % "
+        f"for {comparison['reference']} ({points:+.2f} points, McNemar p = "
+        f"{comparison['worst_p']:.3g})"
+    )
+    change = "Unfreezing" if row["unfrozen"] else f"{row['variant']}"
+    if comparison["beats"]:
+        return f"{change} helped: {figures}, significant at α = {alpha}."
+    if points > 0:
+        return f"{change} raised accuracy, but not significantly: {figures}."
+    return f"{change} did not help: {figures}."
 
 
 def variant_row(name: str, variant: dict, runs: list[Run], manifest: dict) -> dict:
     accuracy_mean, accuracy_std = mean_std([run.metrics["test_accuracy"] for run in runs])
+    backbone = runs[0].summary.get("backbone")
     return {
         "variant": name,
         "dataset": variant["dataset"],
         "model": variant["model"],
+        "backbone": f"{backbone['name']} ({backbone['source']})" if backbone else None,
+        "backbone_reason": backbone["reason"] if backbone else None,
+        "unfrozen": bool(variant.get("unfreeze")),
+        "features_cached": runs[0].summary["features_cached"],
         "source_used": manifest["source_used"],
         "params": runs[0].summary["params"],
+        "trainable_params": runs[0].summary["trainable_params"],
         "epochs": runs[0].summary["epochs_run"],
         "best_epochs": [run.summary["best_epoch"] for run in runs],
+        "batch_sizes": sorted({run.summary["batch_size"] for run in runs}),
+        "oom_backoffs": [
+            {"seed": run.seed, **backoff} for run in runs for backoff in run.summary["oom_backoffs"]
+        ],
+        "peak_memory_mb": max(run.summary["peak_memory_mb"] for run in runs),
         "train_seconds": statistics.fmean(run.summary["train_seconds"] for run in runs),
         "accuracy_mean": accuracy_mean,
         "accuracy_std": accuracy_std,
         "loss_mean": statistics.fmean(run.metrics["test_loss"] for run in runs),
         "seeds": [run.seed for run in runs],
         "comparison": None,
+        "sentence": None,
     }
 
 
@@ -138,14 +180,15 @@ def collect_context(config: dict, answers_path: str | Path) -> dict:
         for dataset in sorted({variant["dataset"] for variant in variants.values()})
     }
     runs = {name: [load_run(name, seed) for seed in seeds] for name in variants}
+    alpha = config["report"]["significance_level"]
     rows, figures = [], {}
     for name, variant in variants.items():
         manifest = manifests[variant["dataset"]]
         row = variant_row(name, variant, runs[name], manifest)
-        if name != baseline and variant["dataset"] == variants[baseline]["dataset"]:
-            row["comparison"] = compare_to_baseline(
-                runs[name], runs[baseline], config["report"]["significance_level"]
-            )
+        reference = reference_of(name, variants, baseline)
+        if reference is not None:
+            row["comparison"] = compare_runs(runs[name], runs[reference], alpha)
+            row["sentence"] = comparison_sentence(row, alpha)
         rows.append(row)
         figures[name] = variant_figures(name, runs[name], manifest["class_names"])
     return {
@@ -153,11 +196,14 @@ def collect_context(config: dict, answers_path: str | Path) -> dict:
         "baseline": baseline,
         "baseline_layers": runs[baseline][0].summary["layers"],
         "baseline_params": runs[baseline][0].summary["params"],
-        "alpha": config["report"]["significance_level"],
+        "alpha": alpha,
         "seeds": seeds,
         "rows": rows,
         "figures": figures,
         "datasets": manifests,
+        "backbone_fallbacks": [
+            row for row in rows if (row["backbone_reason"] or "").startswith("auto fell back")
+        ],
         "stand_ins": {
             name: manifest
             for name, manifest in manifests.items()
