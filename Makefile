@@ -33,6 +33,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# Type stubs only: its dependency "tensorrt" is a placeholder that downloads from NVIDIA.
+	$(BIN)/python -m pip install --quiet --no-deps 'tensorrt-stubs==10.13.0.35.1'
 	$(MAKE) --no-print-directory system-data
 	touch $@
 

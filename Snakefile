@@ -9,6 +9,8 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/convert.smk"
+include: "rules/benchmark.smk"
 include: "rules/report.smk"
 
 

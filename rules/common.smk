@@ -17,6 +17,7 @@ wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
     seed=r"\d+",
+    format=r"savedmodel|tflite_(fp32|fp16|int8)|onnx|tensorrt_(fp32|fp16|int8)",
 
 
 def dataset_of(wildcards):
@@ -37,3 +38,14 @@ def dataset_inputs(*splits):
 def every_run(path_of):
     """path_of(variant, seed) for every variant and seed in the config."""
     return [path_of(variant, seed) for variant in VARIANTS for seed in SEEDS]
+
+
+CONVERT = config["convert"]
+CONVERTED_VARIANTS = CONVERT["variants"] or list(VARIANTS)
+FORMATS = CONVERT["formats"]
+REFERENCE_SEED = SEEDS[0]
+
+
+def every_conversion(path_of):
+    """path_of(variant, format) for every converted variant and format in the config."""
+    return [path_of(variant, fmt) for variant in CONVERTED_VARIANTS for fmt in FORMATS]

@@ -9,6 +9,8 @@ rule report:
             lambda variant, seed: paths.model_file(variant, seed, "history.csv")
         ),
         manifests=[paths.manifest(dataset) for dataset in USED_DATASETS],
+        conversions=every_conversion(paths.conversion),
+        benchmarks=every_conversion(paths.bench),
         template="report/templates/report.html.j2",
         answers="report/answers.md",
     output:

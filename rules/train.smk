@@ -24,15 +24,17 @@ rule train:
         history=paths.model_file("{variant}", "{seed}", "history.csv"),
         summary=paths.model_file("{variant}", "{seed}", "train.json"),
         tensorboard=directory(paths.model_file("{variant}", "{seed}", "tensorboard")),
-    params:
-        variant=lambda wildcards: VARIANTS[wildcards.variant],
-        backbone=backbone_settings,
-        work_dir=lambda wildcards: paths.train_work_dir(wildcards.variant, wildcards.seed),
-    threads: 2
     log:
         paths.log("train", "{variant}", "seed{seed}"),
+    threads: 2
     resources:
         mem_mb=8000,
         runtime=240,
+    params:
+        variant=lambda wildcards: VARIANTS[wildcards.variant],
+        backbone=backbone_settings,
+        work_dir=lambda wildcards: paths.train_work_dir(
+            wildcards.variant, wildcards.seed
+        ),
     script:
         "../scripts/train.py"

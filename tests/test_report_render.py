@@ -62,6 +62,8 @@ def minimal_context(**overrides) -> dict:
         "stand_ins": {"mnist": manifest},
         "backbone_fallbacks": [],
         "answers": load_answers(ROOT / "report" / "answers.md"),
+        "conversions": [],
+        "tolerance": 0.01,
         "provenance": {
             "generated": "now",
             "git_commit": "abc",

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 import yaml
 
-from .conftest import ROOT, TINY_CONFIG
+from .conftest import ROOT, TINY_CONFIG, validated
 
 pytestmark = pytest.mark.workflow
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report")
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "profiles")
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
@@ -146,17 +146,56 @@ def test_up_to_date_tree_plans_nothing(tiny_run):
     assert planned_jobs(tiny_run) == set()
 
 
-def test_editing_one_variant_reruns_only_its_chain_and_the_report(tiny_run, tmp_path):
+def plan_after_edit(tiny_run: Path, tmp_path: Path, edit) -> set[tuple[str, str]]:
+    """The jobs ``snakemake -n report`` plans in a copy of the finished run after ``edit``."""
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
-    config["variants"]["cnn"]["epochs"] += 1
+    edit(config)
     edited = tmp_path / "edited"
     shutil.copytree(tiny_run, edited, symlinks=True)
     (edited / "config.yaml").write_text(yaml.safe_dump(config))
-    seeds = config["seeds"]
+    return planned_jobs(edited)
+
+
+def conversion_jobs(rule: str) -> set[tuple[str, str]]:
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    formats = validated(config)["convert"]["formats"]
+    return {
+        (rule, f"variant={variant}, format={fmt}")
+        for variant in config["convert"]["variants"]
+        for fmt in formats
+    }
+
+
+def test_editing_one_variant_reruns_only_its_chain_and_the_report(tiny_run, tmp_path):
+    def more_cnn_epochs(config):
+        config["variants"]["cnn"]["epochs"] += 1
+
+    seeds = yaml.safe_load(TINY_CONFIG.read_text())["seeds"]
     expected = {("train", f"variant=cnn, seed={seed}") for seed in seeds}
     expected |= {("evaluate", f"variant=cnn, seed={seed}") for seed in seeds}
-    expected |= {("report", "")}
-    assert planned_jobs(edited) == expected
+    expected |= conversion_jobs("convert") | conversion_jobs("benchmark") | {("report", "")}
+    assert plan_after_edit(tiny_run, tmp_path, more_cnn_epochs) == expected
+
+
+def test_editing_a_benchmark_setting_reruns_only_benchmarks_and_the_report(tiny_run, tmp_path):
+    def more_repeats(config):
+        config["benchmark"]["repeats"] += 1
+
+    expected = conversion_jobs("benchmark") | {("report", "")}
+    assert plan_after_edit(tiny_run, tmp_path, more_repeats) == expected
+
+
+def test_report_has_the_conversion_table_with_skip_reasons(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    table = html[html.index('id="conversions-cnn"') :]
+    table = table[: table.index("</table>")]
+    for fmt in ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_int8", "onnx"):
+        assert f"<td>{fmt}" in table
+    assert (
+        table.count("skipped: tensorrt not importable") + table.count("skipped: no CUDA device")
+        == 3
+    )
+    assert "fastest within tolerance" in table
 
 
 def test_bad_config_stops_snakemake_before_any_job(tmp_path):

@@ -101,6 +101,11 @@ def check_references(config: dict) -> list[str]:
                 f"sub-folders; set datasets.{name}.directory or choose another source"
             )
     problems += _transfer_problems(config)
+    for name in config.get("convert", {}).get("variants") or []:
+        if name not in variants:
+            problems.append(
+                f"convert.variants: {name!r} is not a variant; choose from: {', '.join(variants)}"
+            )
     baseline = config.get("baseline")
     if baseline is not None and baseline not in variants:
         problems.append(

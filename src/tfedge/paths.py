@@ -50,3 +50,16 @@ def log(rule: str, *names: object) -> str:
 def model_file(variant: str, seed: int | str, name: str) -> str:
     """A file of a finished training run: model.keras, train.json, history.csv, …"""
     return f"{model_dir(variant, seed)}/{name}"
+
+
+def converted_dir(variant: str, fmt: str) -> str:
+    """A converted model's folder: conversion.json and, when conversion succeeded, the model."""
+    return f"{RESULTS}/converted/{variant}/{fmt}"
+
+
+def conversion(variant: str, fmt: str) -> str:
+    return f"{converted_dir(variant, fmt)}/conversion.json"
+
+
+def bench(variant: str, fmt: str) -> str:
+    return f"{RESULTS}/bench/{variant}/{fmt}.json"

@@ -87,17 +87,25 @@ def comparison_sentence(row: dict, alpha: float) -> str:
     """One sentence, computed from the numbers, on whether a variant improved on its reference."""
     comparison = row["comparison"]
     points = 100 * comparison["difference"]
-    figures = (
-        f"{100 * row['accuracy_mean']:.2f} % vs {100 * comparison['reference_accuracy']:.2f} % "
-        f"for {comparison['reference']} ({points:+.2f} points, McNemar p = "
-        f"{comparison['worst_p']:.3g})"
+    name, reference = row["variant"], comparison["reference"]
+    numbers = f"({points:+.2f} points, McNemar p = {comparison['worst_p']:.3g})"
+    accuracy, reference_accuracy = (
+        100 * row["accuracy_mean"],
+        100 * comparison["reference_accuracy"],
     )
-    change = "Unfreezing" if row["unfrozen"] else f"{row['variant']}"
+    if row["unfrozen"]:
+        figures = f"{name} {accuracy:.2f} % vs {reference} {reference_accuracy:.2f} % {numbers}"
+        if comparison["beats"]:
+            return f"Unfreezing helped: {figures}, significant at α = {alpha}."
+        if points > 0:
+            return f"Unfreezing raised accuracy, but not significantly: {figures}."
+        return f"Unfreezing did not help: {figures}."
+    figures = f"{accuracy:.2f} % vs {reference_accuracy:.2f} % {numbers}"
     if comparison["beats"]:
-        return f"{change} helped: {figures}, significant at α = {alpha}."
+        return f"{name} beats {reference}: {figures}, significant at α = {alpha}."
     if points > 0:
-        return f"{change} raised accuracy, but not significantly: {figures}."
-    return f"{change} did not help: {figures}."
+        return f"{name} is more accurate than {reference}, but not significantly: {figures}."
+    return f"{name} does not beat {reference}: {figures}."
 
 
 def variant_row(name: str, variant: dict, runs: list[Run], manifest: dict) -> dict:
@@ -155,6 +163,43 @@ def variant_figures(name: str, runs: list[Run], class_names: list[str]) -> dict:
     }
 
 
+def conversion_rows(variant: str, formats: list[str], reference_accuracy: float, tolerance: float):
+    """One row per format: the benchmark's figures, speed-up vs SavedModel, tolerance flag."""
+    rows = [read_json(paths.bench(variant, fmt)) for fmt in formats]
+    saved = next((r for r in rows if r["format"] == "savedmodel" and r["status"] == "ok"), None)
+    for row in rows:
+        if row["status"] != "ok":
+            continue
+        row["accuracy_drop"] = reference_accuracy - row["test_accuracy"]
+        row["flagged"] = row["accuracy_drop"] > tolerance
+        p50 = row["latency_batch1"]["p50_ms"]
+        row["speedup"] = saved["latency_batch1"]["p50_ms"] / p50 if saved else None
+    within = [r for r in rows if r["status"] == "ok" and not r["flagged"]]
+    fastest = min(within, key=lambda r: r["latency_batch1"]["p50_ms"], default=None)
+    for row in rows:
+        row["fastest"] = row is fastest
+    return rows
+
+
+def conversions_context(config: dict, runs: dict) -> list[dict]:
+    convert = config["convert"]
+    names = convert["variants"] or list(config["variants"])
+    tables = []
+    for name in names:
+        reference = runs[name][0].metrics["test_accuracy"]
+        rows = conversion_rows(name, convert["formats"], reference, convert["tolerance"])
+        tables.append(
+            {
+                "variant": name,
+                "seed": runs[name][0].seed,
+                "reference_accuracy": reference,
+                "rows": rows,
+                "chart": plots.latency_chart(rows, name),
+            }
+        )
+    return tables
+
+
 def load_answers(answers_path: str | Path) -> list[dict]:
     """``## Question`` sections of answers.md, rendered from Markdown (trusted project text)."""
     sections: list[dict] = []
@@ -209,6 +254,8 @@ def collect_context(config: dict, answers_path: str | Path) -> dict:
             for name, manifest in manifests.items()
             if manifest["source_used"] == "bundled"
         },
+        "conversions": conversions_context(config, runs),
+        "tolerance": config["convert"]["tolerance"],
         "answers": load_answers(answers_path),
         "provenance": provenance(config_hash(config)),
     }

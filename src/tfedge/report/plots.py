@@ -68,3 +68,20 @@ def image_grid(images: np.ndarray, captions: list[str], title: str, columns: int
         axis.set_title(caption, fontsize=7)
     figure.suptitle(title, fontsize=9)
     return svg_data_uri(figure)
+
+
+def latency_chart(rows: list[dict], title: str) -> str | None:
+    """Batch-1 latency per format: bar to p50, whisker to p95 (formats that ran only)."""
+    measured = [row for row in rows if row["status"] == "ok"]
+    if not measured:
+        return None
+    p50 = [row["latency_batch1"]["p50_ms"] for row in measured]
+    p95 = [row["latency_batch1"]["p95_ms"] for row in measured]
+    figure, axis = plt.subplots(figsize=(6, 0.4 * len(measured) + 1))
+    positions = range(len(measured))
+    error = [np.zeros(len(p50)), np.subtract(p95, p50)]
+    axis.barh(positions, p50, xerr=error, color="#4c78a8", capsize=3)
+    axis.set_yticks(positions, [row["format"] for row in measured])
+    axis.invert_yaxis()
+    axis.set(xlabel="latency at batch 1 (ms): bar p50, whisker p95", title=title)
+    return svg_data_uri(figure)

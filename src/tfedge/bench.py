@@ -1,0 +1,106 @@
+"""Check a converted model's accuracy on the test split and time it (latency, throughput)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from tfedge.files import read_json, write_json
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], float]
+
+
+def latency_stats(seconds: list[float]) -> dict:
+    """p50, p95 and mean in milliseconds."""
+    values = np.asarray(seconds) * 1000
+    return {
+        "p50_ms": float(np.percentile(values, 50)),
+        "p95_ms": float(np.percentile(values, 95)),
+        "mean_ms": float(values.mean()),
+    }
+
+
+def time_calls(call: Callable[[], object], warmup: int, repeats: int, clock: Clock) -> list[float]:
+    """Durations of ``repeats`` calls after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        call()
+    durations = []
+    for _ in range(repeats):
+        started = clock()
+        call()
+        durations.append(clock() - started)
+    return durations
+
+
+def batch_of(images: np.ndarray, size: int) -> np.ndarray:
+    """``size`` test images, repeating them when the split is smaller."""
+    repeats = -(-size // len(images))
+    return np.concatenate([images] * repeats)[:size]
+
+
+def predict_all(runner, images: np.ndarray, batch_size: int) -> np.ndarray:
+    return np.concatenate(
+        [runner.predict(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+    )
+
+
+def measure(runner, images: np.ndarray, labels, reference, settings: dict, clock: Clock) -> dict:
+    """Accuracy, agreement with the reference's predictions, latency and throughput."""
+    predicted = predict_all(runner, images, settings["throughput_batch"]).argmax(axis=1)
+    single = images[:1]
+    latency = time_calls(
+        lambda: runner.predict(single), settings["warmup"], settings["repeats"], clock
+    )
+    batch = batch_of(images, settings["throughput_batch"])
+    batch_seconds = time_calls(
+        lambda: runner.predict(batch), 1, settings["throughput_repeats"], clock
+    )
+    return {
+        "test_accuracy": float(np.mean(predicted == labels)),
+        "agreement": float(np.mean(predicted == reference)),
+        "latency_batch1": latency_stats(latency),
+        "throughput_images_per_s": len(batch) / float(np.median(batch_seconds)),
+    }
+
+
+def load_test_split(manifest_path: str) -> tuple[np.ndarray, np.ndarray]:
+    from tfedge.data.pipeline import image_dataset
+
+    images, labels = [], []
+    for batch, batch_labels in image_dataset(manifest_path, "test", 256):
+        images.append(batch.numpy())
+        labels.append(batch_labels.numpy())
+    return np.concatenate(images).astype(np.float32), np.concatenate(labels)
+
+
+def benchmark(
+    record_path: str,
+    manifest_path: str,
+    reference_predictions: str,
+    settings: dict,
+    output_path: str,
+    threads: int,
+    clock: Clock = time.perf_counter,
+) -> dict:
+    """Benchmark the conversion in ``record_path``; a skipped or failed one keeps its reason."""
+    record = read_json(record_path)
+    result = {
+        key: record.get(key) for key in ("variant", "format", "status", "reason", "size_bytes")
+    }
+    result["threads"] = threads
+    if record["status"] == "ok":
+        from tfedge.convert.runtimes import open_runner
+
+        artifact = Path(record_path).parent / record["artifact"]
+        runner = open_runner(record["format"], artifact, threads)
+        images, labels = load_test_split(manifest_path)
+        with np.load(reference_predictions) as reference:
+            result.update(measure(runner, images, labels, reference["predicted"], settings, clock))
+        log.info("%s %s: %s", record["variant"], record["format"], result)
+    write_json(output_path, result)
+    return result

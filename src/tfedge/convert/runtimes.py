@@ -1,0 +1,97 @@
+"""Run a converted model in its own runtime: TF for SavedModel, LiteRT, ONNX Runtime, TensorRT.
+
+Every runner takes float32 images in [0, 1] (batch first) and returns float32 logits, so
+accuracy and timing code is the same for all formats.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from tfedge.convert import family
+
+
+class Runner(Protocol):
+    def predict(self, images: np.ndarray) -> np.ndarray: ...
+
+
+class SavedModelRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        from tfedge.keras_env import tf, use_threads
+
+        use_threads(threads)
+        self.tf = tf
+        self.loaded = tf.saved_model.load(str(path))  # keeps the variables alive
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.loaded.serve(self.tf.constant(images, self.tf.float32)).numpy()
+
+
+class LiteRTRunner:
+    """LiteRT (TFLite) interpreter; quantises int8 inputs and dequantises int8 outputs."""
+
+    def __init__(self, path: Path, threads: int) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=str(path), num_threads=threads)
+        self.input = self.interpreter.get_input_details()[0]
+        self.output = self.interpreter.get_output_details()[0]
+        self.batch = None
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        if self.batch != len(images):
+            self.interpreter.resize_tensor_input(
+                self.input["index"], [len(images), *images.shape[1:]]
+            )
+            self.interpreter.allocate_tensors()
+            self.batch = len(images)
+        self.interpreter.set_tensor(self.input["index"], quantise(images, self.input))
+        self.interpreter.invoke()
+        return dequantise(self.interpreter.get_tensor(self.output["index"]), self.output)
+
+
+def quantise(values: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return values.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(detail["dtype"])
+    return np.clip(np.round(values / scale + zero_point), info.min, info.max).astype(
+        detail["dtype"]
+    )
+
+
+def dequantise(values: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return values
+    scale, zero_point = detail["quantization"]
+    return (values.astype(np.float32) - zero_point) * scale
+
+
+class OnnxRuntimeRunner:
+    def __init__(self, path: Path, threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+
+    def predict(self, images: np.ndarray) -> np.ndarray:
+        return self.session.run(None, {self.input_name: images.astype(np.float32)})[0]
+
+
+def open_runner(fmt: str, artifact: Path, threads: int) -> Runner:
+    kind = family(fmt)
+    if kind == "savedmodel":
+        return SavedModelRunner(artifact, threads)
+    if kind == "tflite":
+        return LiteRTRunner(artifact, threads)
+    if kind == "onnx":
+        return OnnxRuntimeRunner(artifact, threads)
+    from tfedge.convert.tensorrt import TensorRTRunner
+
+    return TensorRTRunner(artifact)

@@ -1,0 +1,220 @@
+"""Conversions to every CPU format agree with the reference; TensorRT skips honestly."""
+
+from __future__ import annotations
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tfedge import bench, paths
+from tfedge.convert import convert, tensorrt
+from tfedge.files import read_json, write_json
+
+from .conftest import ROOT, tiny_config, validated, variant_settings
+from .test_train_evaluate import outputs_in
+
+SETTINGS = validated(tiny_config())["convert"]
+CPU_FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_int8", "onnx")
+# How close each format's logits must be to the Keras model's (max absolute difference).
+LOGIT_TOLERANCE = {"savedmodel": 1e-5, "tflite_fp32": 1e-4, "onnx": 1e-4, "tflite_fp16": 0.05}
+
+
+@pytest.fixture(scope="module")
+def trained_cnn(tiny_mnist, tmp_path_factory):
+    """A small CNN trained for three epochs, so batch-norm statistics are real."""
+    from tfedge.train import train_variant
+
+    folder = tmp_path_factory.mktemp("cnn")
+    variant = variant_settings("cnn", epochs=3, filters=[8, 16], dense_units=16)
+    train_variant("cnn", variant, 0, str(tiny_mnist), outputs_in(folder), str(folder / "w"))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def conversions(trained_cnn, tiny_mnist, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("converted")
+    records = {}
+    for fmt in CPU_FORMATS:
+        (folder / fmt).mkdir()
+        records[fmt] = convert(
+            "cnn", fmt, str(trained_cnn / "savedmodel"), str(folder / fmt / "conversion.json"),
+            SETTINGS, {"manifest": str(tiny_mnist)},
+        )  # fmt: skip
+    return folder, records
+
+
+@pytest.fixture(scope="module")
+def test_images(tiny_mnist):
+    images, labels = bench.load_test_split(str(tiny_mnist))
+    return images[:16], labels[:16]
+
+
+def run_format(folder: Path, record: dict, images: np.ndarray) -> np.ndarray:
+    from tfedge.convert.runtimes import open_runner
+
+    return open_runner(record["format"], folder / record["format"] / record["artifact"], 1).predict(
+        images
+    )
+
+
+@pytest.mark.parametrize("fmt", CPU_FORMATS)
+def test_each_cpu_format_matches_the_reference(fmt, conversions, trained_cnn, test_images):
+    from tfedge.models import load_model
+
+    folder, records = conversions
+    assert records[fmt]["status"] == "ok", records[fmt]["reason"]
+    images, _ = test_images
+    reference = load_model(str(trained_cnn / "model.keras"))(images, training=False).numpy()
+    logits = run_format(folder, records[fmt], images)
+    assert logits.shape == reference.shape
+    assert np.std(logits, axis=0).max() > 1e-3, "outputs do not vary across inputs"
+    if fmt in LOGIT_TOLERANCE:
+        np.testing.assert_allclose(
+            logits, reference, atol=LOGIT_TOLERANCE[fmt] * np.abs(reference).max()
+        )
+    else:  # full-integer: quantisation error, but the same decisions on most images
+        assert np.mean(logits.argmax(1) == reference.argmax(1)) >= 0.8
+        assert np.corrcoef(logits.ravel(), reference.ravel())[0, 1] > 0.95
+
+
+def test_records_describe_the_models(conversions):
+    folder, records = conversions
+    assert records["tflite_int8"]["details"]["input_type"] == "int8"
+    assert records["tflite_int8"]["details"]["representative_images"] == 32
+    assert records["onnx"]["details"] == {
+        "opset": 17, "input": "images", "output": "logits", "dynamic_batch": True,
+    }  # fmt: skip
+    sizes = {fmt: records[fmt]["size_bytes"] for fmt in CPU_FORMATS}
+    assert sizes["tflite_int8"] < sizes["tflite_fp16"] < sizes["tflite_fp32"]
+    assert records["savedmodel"]["details"]["role"] == "reference"
+
+
+def test_tensorrt_is_skipped_with_the_reason_and_no_file(conversions, tiny_mnist):
+    folder, _ = conversions
+    target = folder / "tensorrt_int8"
+    target.mkdir()
+    record = convert(
+        "cnn", "tensorrt_int8", "unused", str(target / "conversion.json"), SETTINGS,
+        {"manifest": str(tiny_mnist), "onnx_record": str(folder / "onnx" / "conversion.json")},
+    )  # fmt: skip
+    assert record["status"] == "skipped"
+    assert record["reason"] == tensorrt.unavailable_reason()
+    assert sorted(p.name for p in target.iterdir()) == ["conversion.json"]
+
+
+def test_skip_reasons_name_what_is_missing(monkeypatch):
+    monkeypatch.setattr(tensorrt, "tensorrt_version", lambda: None)
+    assert tensorrt.unavailable_reason().startswith("tensorrt not importable")
+    monkeypatch.setattr(tensorrt, "tensorrt_version", lambda: "10.13.0")
+    monkeypatch.setattr(tensorrt, "cuda_device_name", lambda: None)
+    assert tensorrt.unavailable_reason() == "no CUDA device"
+    monkeypatch.setattr(tensorrt, "cuda_device_name", lambda: "NVIDIA A100")
+    assert tensorrt.unavailable_reason() is None
+
+
+def test_failed_conversion_is_recorded_not_raised(tmp_path, tiny_mnist):
+    record = convert(
+        "cnn", "onnx", str(tmp_path / "missing_savedmodel"), str(tmp_path / "conversion.json"),
+        SETTINGS, {"manifest": str(tiny_mnist)},
+    )  # fmt: skip
+    assert record["status"] == "failed" and "tf2onnx exited" in record["reason"]
+    assert not (tmp_path / "model.onnx").exists()
+
+
+def test_profile_shapes_and_calibration_batches():
+    shapes = tensorrt.profile_shapes((224, 224, 3), opt_batch=8, max_batch=32)
+    assert shapes.minimum == (1, 224, 224, 3) and shapes.optimum[0] == 8 and shapes.maximum[0] == 32
+    with pytest.raises(ValueError, match="opt_batch"):
+        tensorrt.profile_shapes((28, 28, 1), opt_batch=64, max_batch=32)
+    images = np.arange(20 * 2, dtype=np.float64).reshape(20, 2)
+    batches = tensorrt.calibration_batches(images, 8)
+    assert [b.shape for b in batches] == [(8, 2), (8, 2)]
+    assert all(b.dtype == np.float32 and b.flags["C_CONTIGUOUS"] for b in batches)
+    np.testing.assert_array_equal(batches[1], images[8:16])
+    with pytest.raises(ValueError, match="at least 32 images"):
+        tensorrt.calibration_batches(images, 32)
+
+
+def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
+    from .stub_repair import repaired_copy
+
+    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    if not (site_packages / "tensorrt_bindings" / "tensorrt.pyi").exists():
+        pytest.fail("tensorrt-stubs is not installed (make installs it with --no-deps)")
+    stubs = repaired_copy(site_packages, tmp_path / "stubs")
+    source = ROOT / "src" / "tfedge" / "convert" / "tensorrt.py"
+    broken = tmp_path / "broken" / "tensorrt_check.py"
+    broken.parent.mkdir()
+    broken.write_text(source.read_text().replace("create_network(0)", "create_netwrk(0)"))
+
+    def mypy(target: Path) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+                   "--follow-imports=silent", str(target)]  # fmt: skip
+        env = {"MYPYPATH": str(stubs), "PATH": ""}
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+
+    clean = mypy(source)
+    assert clean.returncode == 0, clean.stdout
+    caught = mypy(broken)
+    assert caught.returncode != 0 and "create_netwrk" in caught.stdout
+
+
+def test_latency_statistics_on_a_fake_clock():
+    ticks = itertools.count()
+    durations_ms = [1, 2, 3, 4, 100]
+    times = []
+    for duration in durations_ms:
+        start = next(ticks) * 1000.0
+        times += [start, start + duration / 1000]
+    clock = iter(times).__next__
+    calls = []
+    measured = bench.time_calls(lambda: calls.append(1), warmup=3, repeats=5, clock=clock)
+    assert len(calls) == 8
+    stats = bench.latency_stats(measured)
+    assert stats["p50_ms"] == pytest.approx(3)
+    assert stats["p95_ms"] == pytest.approx(80.8)
+    assert stats["mean_ms"] == pytest.approx(22)
+
+
+def fake_bench(fmt: str, accuracy: float, p50: float, status: str = "ok") -> dict:
+    if status != "ok":
+        return {"variant": "cnn", "format": fmt, "status": status, "reason": "no CUDA device"}
+    return {
+        "variant": "cnn", "format": fmt, "status": "ok", "reason": None, "size_bytes": 1000,
+        "test_accuracy": accuracy, "agreement": 0.99, "threads": 2,
+        "latency_batch1": {"p50_ms": p50, "p95_ms": p50 * 1.2, "mean_ms": p50},
+        "throughput_images_per_s": 100.0,
+    }  # fmt: skip
+
+
+def test_tolerance_flag_and_fastest_format(tmp_path, monkeypatch):
+    from tfedge.report.collect import conversion_rows
+
+    monkeypatch.chdir(tmp_path)
+    benches = [
+        fake_bench("savedmodel", 0.95, 2.0),
+        fake_bench("tflite_fp32", 0.95, 0.5),
+        fake_bench("tflite_int8", 0.90, 0.2),
+        fake_bench("tensorrt_fp16", 0, 0, status="skipped"),
+    ]
+    for record in benches:
+        write_json(paths.bench("cnn", record["format"]), record)
+    rows = conversion_rows("cnn", [b["format"] for b in benches], 0.95, tolerance=0.01)
+    by_format = {row["format"]: row for row in rows}
+    assert by_format["tflite_int8"]["flagged"] and not by_format["tflite_fp32"]["flagged"]
+    assert [row["format"] for row in rows if row["fastest"]] == ["tflite_fp32"]
+    assert by_format["tflite_fp32"]["speedup"] == pytest.approx(4.0)
+    assert "flagged" not in by_format["tensorrt_fp16"]
+
+
+def test_benchmark_carries_a_skipped_record(tmp_path):
+    record = tmp_path / "conversion.json"
+    write_json(record, {"variant": "cnn", "format": "tensorrt_fp32", "status": "skipped",
+                        "reason": "no CUDA device"})  # fmt: skip
+    result = bench.benchmark(str(record), "unused", "unused", {}, str(tmp_path / "b.json"), 2)
+    assert result["status"] == "skipped" and result["reason"] == "no CUDA device"
+    assert read_json(tmp_path / "b.json") == result
