@@ -38,14 +38,17 @@ $(STAMP): pyproject.toml
 	$(MAKE) --no-print-directory system-data
 	touch $@
 
-# The offline stand-in for tf_flowers (Debian's Fashion-MNIST), installed where apt works.
+# Debian packages: Fashion-MNIST (the offline stand-in for tf_flowers) and Chromium (the
+# report's browser test). Installed where apt works; elsewhere a note says what to install.
 system-data:
-	@if [ -d $(FASHION_MNIST) ]; then exit 0; fi; \
+	@missing=; [ -d $(FASHION_MNIST) ] || missing="dataset-fashion-mnist"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; \
-	else echo "note: run 'sudo apt-get install dataset-fashion-mnist' for the offline flowers stand-in"; exit 0; fi; \
+	else echo "note: run 'sudo apt-get install $$missing' (offline flowers data, browser test)"; exit 0; fi; \
 	if command -v apt-get >/dev/null; then \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq dataset-fashion-mnist >/dev/null \
-	  || echo "note: apt-get could not install dataset-fashion-mnist (offline flowers stand-in)"; \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing >/dev/null \
+	  || echo "note: apt-get could not install $$missing"; \
 	fi
 
 clean:

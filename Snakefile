@@ -11,6 +11,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/convert.smk"
 include: "rules/benchmark.smk"
+include: "rules/architectures.smk"
 include: "rules/report.smk"
 
 

@@ -49,3 +49,45 @@ REFERENCE_SEED = SEEDS[0]
 def every_conversion(path_of):
     """path_of(variant, format) for every converted variant and format in the config."""
     return [path_of(variant, fmt) for variant in CONVERTED_VARIANTS for fmt in FORMATS]
+
+
+def init_from_inputs(wildcards):
+    """A fine-tuning variant starts from its init_from variant's finished run (same seed)."""
+    parent = VARIANTS[wildcards.variant].get("init_from")
+    if parent is None:
+        return {}
+    return {
+        "init_model": paths.model_file(parent, wildcards.seed, "model.keras"),
+        "init_summary": paths.model_file(parent, wildcards.seed, "train.json"),
+    }
+
+
+def backbone_settings(wildcards):
+    name = VARIANTS[wildcards.variant].get("backbone")
+    return config["backbones"][name] if name else None
+
+
+def conversion_settings(wildcards):
+    """Only the settings the format uses, so unrelated edits do not rerun it."""
+    kind, _, precision = wildcards.format.partition("_")
+    keys = {
+        "tflite": (
+            ["calibration_images", "tflite_int8_io"] if precision == "int8" else []
+        ),
+        "onnx": ["onnx_opset"],
+        "tensorrt": ["tensorrt"]
+        + (["calibration_images"] if precision == "int8" else []),
+    }.get(kind, [])
+    return {key: CONVERT[key] for key in keys}
+
+
+def conversion_inputs(wildcards):
+    dataset = dataset_of(wildcards)
+    inputs = {
+        "savedmodel": paths.model_file(wildcards.variant, REFERENCE_SEED, "savedmodel"),
+        "manifest": paths.manifest(dataset),
+        "train": paths.tfrecord(dataset, "train"),
+    }
+    if wildcards.format.startswith("tensorrt"):
+        inputs["onnx_record"] = paths.conversion(wildcards.variant, "onnx")
+    return inputs

@@ -11,6 +11,7 @@ rule report:
         manifests=[paths.manifest(dataset) for dataset in USED_DATASETS],
         conversions=every_conversion(paths.conversion),
         benchmarks=every_conversion(paths.bench),
+        architectures=paths.architectures(),
         template="report/templates/report.html.j2",
         answers="report/answers.md",
     output:

@@ -1,19 +1,3 @@
-def init_from_inputs(wildcards):
-    """A fine-tuning variant starts from its init_from variant's finished run (same seed)."""
-    parent = VARIANTS[wildcards.variant].get("init_from")
-    if parent is None:
-        return {}
-    return {
-        "init_model": paths.model_file(parent, wildcards.seed, "model.keras"),
-        "init_summary": paths.model_file(parent, wildcards.seed, "train.json"),
-    }
-
-
-def backbone_settings(wildcards):
-    name = VARIANTS[wildcards.variant].get("backbone")
-    return config["backbones"][name] if name else None
-
-
 rule train:
     input:
         unpack(dataset_inputs("train", "validation")),

@@ -96,6 +96,31 @@ BAD_CONFIGS = {
         "variants.frozen.init_from",
         "loops back to frozen",
     ),
+    "unknown conversion format": (
+        lambda c: c["convert"].update(formats=["tflite_fp32", "coreml"]),
+        "convert.formats.1",
+        "'coreml' is not allowed; use one of: savedmodel",
+    ),
+    "conversion of a missing variant": (
+        lambda c: c["convert"].update(variants=["resnet"]),
+        "convert.variants",
+        "'resnet' is not a variant",
+    ),
+    "too few benchmark repeats": (
+        lambda c: c["benchmark"].update(repeats=2),
+        "benchmark.repeats",
+        "less than the minimum of 5",
+    ),
+    "unknown architecture": (
+        lambda c: c["architectures"].update(models=["vgg16"]),
+        "architectures.models.0",
+        "'vgg16' is not allowed",
+    ),
+    "tensorrt profile with a bad batch": (
+        lambda c: c["convert"].update(tensorrt={"max_batch": 0}),
+        "convert.tensorrt.max_batch",
+        "less than the minimum of 1",
+    ),
     "transfer key on a cnn": (
         lambda c: c["variants"]["cnn"].update(unfreeze=True),
         "variants.cnn",

@@ -218,3 +218,21 @@ def test_benchmark_carries_a_skipped_record(tmp_path):
     result = bench.benchmark(str(record), "unused", "unused", {}, str(tmp_path / "b.json"), 2)
     assert result["status"] == "skipped" and result["reason"] == "no CUDA device"
     assert read_json(tmp_path / "b.json") == result
+
+
+def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path, monkeypatch):
+    from tfedge.report.collect import conversion_rows, measured_notes
+
+    monkeypatch.chdir(tmp_path)
+    benches = [
+        fake_bench("savedmodel", 0.95, 2.0),
+        fake_bench("tflite_fp32", 0.95, 0.5),
+        fake_bench("tensorrt_fp16", 0, 0, status="skipped"),
+    ]
+    for record in benches:
+        write_json(paths.bench("cnn", record["format"]), record)
+    rows = conversion_rows("cnn", [b["format"] for b in benches], 0.95, tolerance=0.01)
+    notes = measured_notes([{"variant": "cnn", "rows": rows}], {"models": []})
+    assert "tflite_fp32 ran 4.0× faster than the TensorFlow SavedModel" in notes[2]
+    assert "TensorRT engines: skipped: no CUDA device." in notes[2]
+    assert 4 not in notes

@@ -63,6 +63,8 @@ def minimal_context(**overrides) -> dict:
         "backbone_fallbacks": [],
         "answers": load_answers(ROOT / "report" / "answers.md"),
         "conversions": [],
+        "architectures": {"threads": 2, "reference": "mobilenet_v2", "models": [], "chart": ""},
+        "measured_notes": {},
         "tolerance": 0.01,
         "provenance": {
             "generated": "now",

@@ -66,7 +66,8 @@ def test_hub_backbone_frozen_then_trainable_and_reloadable(hub_folder, tmp_path)
 
 def test_unfreezing_the_bundled_backbone_from_a_block_keeps_batchnorm_frozen():
     from tfedge.keras_env import keras
-    from tfedge.models.transfer import leaf_layers, set_backbone_trainable
+    from tfedge.models import leaf_layers
+    from tfedge.models.transfer import set_backbone_trainable
 
     model = transfer_model(BUNDLED)
     assert set_backbone_trainable(model, unfreeze=False, unfreeze_from=None) == 0

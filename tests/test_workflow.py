@@ -116,6 +116,39 @@ def test_report_is_self_contained_and_flags_the_stand_in(tiny_run):
     assert "McNemar" in html and 'id="environment-table"' in html
 
 
+def test_summary_names_the_best_variant_per_dataset(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    for dataset in config["datasets"]:
+        variants = [name for name, v in config["variants"].items() if v["dataset"] == dataset]
+        means = {
+            name: np.mean(
+                [
+                    json.loads((tiny_run / f"results/metrics/{name}/seed{s}.json").read_text())[
+                        "test_accuracy"
+                    ]
+                    for s in config["seeds"]
+                ]
+            )
+            for name in variants
+        }
+        best = max(means, key=means.get)
+        assert f"Best on <strong>{dataset}</strong>: <strong>{best}</strong>" in html
+
+
+def test_architectures_section_matches_the_measurements(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    measured = json.loads((tiny_run / "results" / "architectures.json").read_text())
+    names = [model["name"] for model in measured["models"]]
+    assert names == yaml.safe_load(TINY_CONFIG.read_text())["architectures"]["models"]
+    table = html[html.index('id="architectures-table"') :]
+    table = table[: table.index("</table>")]
+    for model in measured["models"]:
+        assert f"<td>{model['name']}</td>" in table
+        assert f"{model['params'] / 1e6:.2f}" in table
+    assert "Measured here: GoogLeNet has" in html
+
+
 def test_report_says_whether_unfreezing_helped(tiny_run):
     html = (tiny_run / "results" / "report.html").read_text()
     sentence = re.search(r"<li>(Unfreezing [^<]*)</li>", html)
@@ -217,3 +250,42 @@ def test_parsing_the_workflow_never_imports_tensorflow(tiny_run, tmp_path):
     result = snakemake(tiny_run, "-n", "report", env=env)
     assert result.returncode == 0, result.stderr
     assert "at parse time" not in result.stderr
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def test_report_renders_in_a_real_browser(tiny_run):
+    """Headless Chromium, no network: no console errors or failed requests, every figure drawn."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's chromium is not installed (make installs it where apt works)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
+    errors, failed = [], []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.route("http*://**", lambda route: route.abort())
+        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+        page.on("requestfailed", lambda request: failed.append(request.url))
+        page.goto((tiny_run / "results" / "report.html").as_uri(), wait_until="load")
+        images = page.eval_on_selector_all(
+            "img", "els => els.map(e => [e.alt, e.naturalWidth, e.getBoundingClientRect().height])"
+        )
+        tables = page.eval_on_selector_all("table[id]", "els => els.map(e => e.id)")
+        text = page.inner_text("body")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        browser.close()
+    assert errors == [] and failed == []
+    assert images and all(width > 0 and height > 0 for _, width, height in images), images
+    assert {"accuracy-table", "baseline-layers", "environment-table", "conversions-cnn"} <= set(
+        tables
+    )
+    for variant in yaml.safe_load(TINY_CONFIG.read_text())["variants"]:
+        assert variant in text
+    for question in ("What is TensorFlow", "What is TensorRT", "What is ImageNet", "MobileNet"):
+        assert question in text
+    print(f"screenshot: {ARTIFACTS / 'report.png'}")

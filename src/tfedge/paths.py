@@ -63,3 +63,7 @@ def conversion(variant: str, fmt: str) -> str:
 
 def bench(variant: str, fmt: str) -> str:
     return f"{RESULTS}/bench/{variant}/{fmt}.json"
+
+
+def architectures() -> str:
+    return f"{RESULTS}/architectures.json"

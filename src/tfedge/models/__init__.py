@@ -31,6 +31,17 @@ def load_model(path: str) -> keras.Model:
     return keras.models.load_model(path, custom_objects={"KerasLayer": hub.KerasLayer})
 
 
+def leaf_layers(model: keras.Model) -> list:
+    """Every non-container layer inside ``model``, in order (nested models flattened)."""
+    layers = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            layers += leaf_layers(layer)
+        elif not isinstance(layer, keras.layers.InputLayer):
+            layers.append(layer)
+    return layers
+
+
 def layer_table(model: keras.Model) -> list[dict]:
     """Name, type, output shape and parameter count of each layer (the report's structure table)."""
     return [

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from tfedge.keras_env import keras
+from tfedge.models import leaf_layers
 from tfedge.models.backbones import (
     FEATURE_LAYER,
     KERAS_APPLICATION_SCALING,
@@ -102,17 +103,6 @@ def build_transfer(
     inputs = keras.Input(input_shape, name="image")
     outputs = head(backbone(inputs, training=False))
     return keras.Model(inputs, outputs, name="transfer")
-
-
-def leaf_layers(model: keras.Model) -> list:
-    """Every non-container layer inside ``model``, in order (nested models flattened)."""
-    layers = []
-    for layer in model.layers:
-        if isinstance(layer, keras.Model):
-            layers += leaf_layers(layer)
-        elif not isinstance(layer, keras.layers.InputLayer):
-            layers.append(layer)
-    return layers
 
 
 def set_backbone_trainable(model: keras.Model, unfreeze: bool, unfreeze_from: str | None) -> int:

@@ -200,6 +200,59 @@ def conversions_context(config: dict, runs: dict) -> list[dict]:
     return tables
 
 
+def architectures_context(path: str) -> dict:
+    """The measured networks with ratios against MobileNetV2 (the tutorial's backbone)."""
+    measured = read_json(path)
+    models = measured["models"]
+    reference = next((m for m in models if m["name"] == "mobilenet_v2"), models[0])
+    for model in models:
+        model["macs_ratio"] = model["macs"] / reference["macs"]
+        model["latency_ratio"] = model["latency_p50_ms"] / reference["latency_p50_ms"]
+        model["params_ratio"] = model["params"] / reference["params"]
+    return {
+        "threads": measured["threads"],
+        "reference": reference["name"],
+        "models": models,
+        "chart": plots.accuracy_vs_compute(models),
+    }
+
+
+def reference_latency(rows: list[dict]) -> float:
+    """The SavedModel's batch-1 p50 in a conversion table (0 when it was not measured)."""
+    saved = [r for r in rows if r["format"] == "savedmodel" and r["status"] == "ok"]
+    return saved[0]["latency_batch1"]["p50_ms"] if saved else 0.0
+
+
+def measured_notes(conversions: list[dict], architectures: dict) -> dict[int, str]:
+    """Sentences with this run's numbers, added under the answers they bear on (by number)."""
+    notes = {}
+    timed = [t for t in conversions if any(r.get("speedup") for r in t["rows"])]
+    if timed:
+        heaviest = max(timed, key=lambda t: reference_latency(t["rows"]))
+        best = next(r for r in heaviest["rows"] if r["fastest"])
+        tensorrt = sorted(
+            {f"{r['status']}: {r['reason']}" if r["reason"] else r["status"]
+             for t in conversions for r in t["rows"] if r["format"].startswith("tensorrt")}
+        )  # fmt: skip
+        notes[2] = (
+            f"Measured here, for {heaviest['variant']} (the heaviest model converted): "
+            f"{best['format']} ran {best['speedup']:.1f}× faster than the TensorFlow SavedModel "
+            f"at batch 1 on this CPU, at {100 * best['test_accuracy']:.2f} % test accuracy. "
+            f"TensorRT engines: {'; '.join(tensorrt) or 'not requested'}."
+        )
+    by_name = {model["name"]: model for model in architectures["models"]}
+    if {"googlenet", "mobilenet_v2"} <= set(by_name):
+        google, mobile = by_name["googlenet"], by_name["mobilenet_v2"]
+        notes[4] = (
+            f"Measured here: GoogLeNet has {google['params'] / mobile['params']:.1f}× "
+            f"MobileNetV2's parameters and {google['macs'] / mobile['macs']:.1f}× its "
+            f"multiply-adds, and takes {google['latency_p50_ms'] / mobile['latency_p50_ms']:.1f}× "
+            f"as long per image at batch 1 on this CPU (section "
+            f'"MobileNet vs GoogLeNet/Inception").'
+        )
+    return notes
+
+
 def load_answers(answers_path: str | Path) -> list[dict]:
     """``## Question`` sections of answers.md, rendered from Markdown (trusted project text)."""
     sections: list[dict] = []
@@ -236,6 +289,8 @@ def collect_context(config: dict, answers_path: str | Path) -> dict:
             row["sentence"] = comparison_sentence(row, alpha)
         rows.append(row)
         figures[name] = variant_figures(name, runs[name], manifest["class_names"])
+    conversions = conversions_context(config, runs)
+    architectures = architectures_context(paths.architectures())
     return {
         "title": config["report"]["title"],
         "baseline": baseline,
@@ -254,8 +309,10 @@ def collect_context(config: dict, answers_path: str | Path) -> dict:
             for name, manifest in manifests.items()
             if manifest["source_used"] == "bundled"
         },
-        "conversions": conversions_context(config, runs),
+        "conversions": conversions,
+        "architectures": architectures,
         "tolerance": config["convert"]["tolerance"],
         "answers": load_answers(answers_path),
+        "measured_notes": measured_notes(conversions, architectures),
         "provenance": provenance(config_hash(config)),
     }

@@ -85,3 +85,20 @@ def latency_chart(rows: list[dict], title: str) -> str | None:
     axis.invert_yaxis()
     axis.set(xlabel="latency at batch 1 (ms): bar p50, whisker p95", title=title)
     return svg_data_uri(figure)
+
+
+def accuracy_vs_compute(models: list[dict]) -> str:
+    """Published ImageNet top-1 against multiply-adds counted here, one point per network."""
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for model in models:
+        x, y = model["macs"] / 1e9, model["published"]["top1"]
+        marker = "o" if model["name"].startswith("mobilenet") else "s"
+        axis.scatter(x, y, marker=marker, s=40)
+        axis.annotate(model["name"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    axis.set_xscale("log")
+    axis.set(
+        xlabel="multiply-adds per image, counted here (billions, log scale)",
+        ylabel="ImageNet top-1 (%), published",
+        title="Accuracy vs compute (circles: MobileNets, squares: Inception)",
+    )
+    return svg_data_uri(figure)

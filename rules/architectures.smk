@@ -1,0 +1,15 @@
+# Builds and times the networks of the fourth question; takes every core so timings are clean.
+rule architectures:
+    output:
+        paths.architectures(),
+    log:
+        paths.log("architectures", "architectures"),
+    threads: workflow.cores
+    resources:
+        mem_mb=8000,
+        runtime=60,
+        benchmark_slot=1,
+    params:
+        settings=config["architectures"],
+    script:
+        "../scripts/architectures.py"
