@@ -121,6 +121,31 @@ BAD_CONFIGS = {
         "convert.tensorrt.max_batch",
         "less than the minimum of 1",
     ),
+    "grey-and-alpha channels": (
+        lambda c: c["datasets"]["flowers"].update(channels=2),
+        "datasets.flowers.channels",
+        "use one of: 1, 3",
+    ),
+    "tiny image size": (
+        lambda c: c["datasets"]["mnist"].update(image_size=4),
+        "datasets.mnist.image_size",
+        "less than the minimum of 8",
+    ),
+    "unknown learning-rate schedule": (
+        lambda c: c["variants"]["cnn"].update(lr_schedule="linear"),
+        "variants.cnn.lr_schedule",
+        "use one of: constant, cosine",
+    ),
+    "zero batch floor": (
+        lambda c: c["variants"]["cnn"].update(min_batch_size=0),
+        "variants.cnn.min_batch_size",
+        "less than the minimum of 1",
+    ),
+    "unknown int8 input type": (
+        lambda c: c["convert"].update(tflite_int8_io="uint8"),
+        "convert.tflite_int8_io",
+        "use one of: int8, float",
+    ),
     "transfer key on a cnn": (
         lambda c: c["variants"]["cnn"].update(unfreeze=True),
         "variants.cnn",
