@@ -191,19 +191,27 @@ def fake_bench(fmt: str, accuracy: float, p50: float, status: str = "ok") -> dic
     }  # fmt: skip
 
 
-def test_tolerance_flag_and_fastest_format(tmp_path, monkeypatch):
+def fake_conversion_rows(tmp_path, monkeypatch, benches: list[dict]) -> list[dict]:
+    """The report's conversion rows for benchmark records written under ``tmp_path``."""
     from tfedge.report.collect import conversion_rows
 
     monkeypatch.chdir(tmp_path)
-    benches = [
-        fake_bench("savedmodel", 0.95, 2.0),
-        fake_bench("tflite_fp32", 0.95, 0.5),
-        fake_bench("tflite_int8", 0.90, 0.2),
-        fake_bench("tensorrt_fp16", 0, 0, status="skipped"),
-    ]
     for record in benches:
         write_json(paths.bench("cnn", record["format"]), record)
-    rows = conversion_rows("cnn", [b["format"] for b in benches], 0.95, tolerance=0.01)
+    return conversion_rows("cnn", [b["format"] for b in benches], 0.95, tolerance=0.01)
+
+
+def test_tolerance_flag_and_fastest_format(tmp_path, monkeypatch):
+    rows = fake_conversion_rows(
+        tmp_path,
+        monkeypatch,
+        [
+            fake_bench("savedmodel", 0.95, 2.0),
+            fake_bench("tflite_fp32", 0.95, 0.5),
+            fake_bench("tflite_int8", 0.90, 0.2),
+            fake_bench("tensorrt_fp16", 0, 0, status="skipped"),
+        ],
+    )
     by_format = {row["format"]: row for row in rows}
     assert by_format["tflite_int8"]["flagged"] and not by_format["tflite_fp32"]["flagged"]
     assert [row["format"] for row in rows if row["fastest"]] == ["tflite_fp32"]
@@ -221,17 +229,17 @@ def test_benchmark_carries_a_skipped_record(tmp_path):
 
 
 def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path, monkeypatch):
-    from tfedge.report.collect import conversion_rows, measured_notes
+    from tfedge.report.collect import measured_notes
 
-    monkeypatch.chdir(tmp_path)
-    benches = [
-        fake_bench("savedmodel", 0.95, 2.0),
-        fake_bench("tflite_fp32", 0.95, 0.5),
-        fake_bench("tensorrt_fp16", 0, 0, status="skipped"),
-    ]
-    for record in benches:
-        write_json(paths.bench("cnn", record["format"]), record)
-    rows = conversion_rows("cnn", [b["format"] for b in benches], 0.95, tolerance=0.01)
+    rows = fake_conversion_rows(
+        tmp_path,
+        monkeypatch,
+        [
+            fake_bench("savedmodel", 0.95, 2.0),
+            fake_bench("tflite_fp32", 0.95, 0.5),
+            fake_bench("tensorrt_fp16", 0, 0, status="skipped"),
+        ],
+    )
     notes = measured_notes([{"variant": "cnn", "rows": rows}], {"models": []})
     assert "tflite_fp32 ran 4.0× faster than the TensorFlow SavedModel" in notes[2]
     assert "TensorRT engines: skipped: no CUDA device." in notes[2]

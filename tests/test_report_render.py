@@ -115,3 +115,21 @@ def test_no_external_resources():
 def test_number_formats():
     assert percent(0.97531) == "97.53" and percent(None) == "—"
     assert p_value(0.0123) == "0.012" and p_value(2e-9) == "2.00e-09"
+
+
+def test_comparison_sentences_follow_the_numbers():
+    from tfedge.report.collect import comparison_sentence
+
+    def sentence(accuracy, beats, unfrozen=False):
+        comparison = {
+            "reference": "mlp", "reference_accuracy": 0.90, "difference": accuracy - 0.90,
+            "worst_p": 0.001 if beats else 0.3, "beats": beats,
+        }  # fmt: skip
+        row = {"variant": "cnn", "accuracy_mean": accuracy, "unfrozen": unfrozen}
+        return comparison_sentence({**row, "comparison": comparison}, 0.05)
+
+    assert sentence(0.95, True).startswith("cnn beats mlp: 95.00 % vs 90.00 % (+5.00 points")
+    assert sentence(0.91, False).endswith("but not significantly.")
+    assert sentence(0.89, False).startswith("cnn does not beat mlp")
+    assert sentence(0.95, True, unfrozen=True).startswith("Unfreezing helped: cnn 95.00 % vs mlp")
+    assert sentence(0.89, False, unfrozen=True).startswith("Unfreezing did not help")

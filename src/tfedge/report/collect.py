@@ -93,19 +93,19 @@ def comparison_sentence(row: dict, alpha: float) -> str:
         100 * row["accuracy_mean"],
         100 * comparison["reference_accuracy"],
     )
+    verdict = 0 if comparison["beats"] else 1 if points > 0 else 2
     if row["unfrozen"]:
         figures = f"{name} {accuracy:.2f} % vs {reference} {reference_accuracy:.2f} % {numbers}"
-        if comparison["beats"]:
-            return f"Unfreezing helped: {figures}, significant at α = {alpha}."
-        if points > 0:
-            return f"Unfreezing raised accuracy, but not significantly: {figures}."
-        return f"Unfreezing did not help: {figures}."
-    figures = f"{accuracy:.2f} % vs {reference_accuracy:.2f} % {numbers}"
-    if comparison["beats"]:
-        return f"{name} beats {reference}: {figures}, significant at α = {alpha}."
-    if points > 0:
-        return f"{name} is more accurate than {reference}, but not significantly: {figures}."
-    return f"{name} does not beat {reference}: {figures}."
+        claims = ("Unfreezing helped", "Unfreezing raised accuracy", "Unfreezing did not help")
+    else:
+        figures = f"{accuracy:.2f} % vs {reference_accuracy:.2f} % {numbers}"
+        claims = (
+            f"{name} beats {reference}",
+            f"{name} is more accurate than {reference}",
+            f"{name} does not beat {reference}",
+        )
+    qualifier = [f", significant at α = {alpha}", ", but not significantly", ""][verdict]
+    return f"{claims[verdict]}: {figures}{qualifier}."
 
 
 def variant_row(name: str, variant: dict, runs: list[Run], manifest: dict) -> dict:
