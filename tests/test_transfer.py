@@ -202,3 +202,26 @@ def test_out_of_memory_below_the_floor_says_what_to_change(tiny_mnist, tmp_path,
         train.train_variant(
             "mlp_baseline", variant, 0, str(tiny_mnist), outputs_in(tmp_path), str(tmp_path / "w")
         )
+
+
+def test_unloadable_hub_handle_says_how_to_fix_it(tmp_path):
+    from tfedge.models.backbones import BackboneUnavailable
+    from tfedge.models.transfer import build_backbone
+
+    choice = BackboneChoice("mobile", "hub", "test", hub_handle=str(tmp_path / "missing"))
+    with pytest.raises(BackboneUnavailable, match=r"backbones\.mobile: cannot load TF Hub handle"):
+        build_backbone(choice, 32)
+
+
+def test_missing_keras_weights_say_how_to_fix_it(monkeypatch):
+    from tfedge.keras_env import keras
+    from tfedge.models.backbones import BackboneUnavailable
+    from tfedge.models.transfer import build_backbone
+
+    def no_download(**kwargs):
+        raise Exception("URL fetch failure")
+
+    monkeypatch.setattr(keras.applications, "MobileNetV2", no_download)
+    choice = BackboneChoice("mobile", "keras_applications", "t", keras_application="MobileNetV2")
+    with pytest.raises(BackboneUnavailable, match=r"neither in ~/.keras/models nor downloadable"):
+        build_backbone(choice, 32)

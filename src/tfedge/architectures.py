@@ -289,15 +289,3 @@ def measure_all(names, repeats: int, warmup: int, threads: int) -> list[dict]:
         results.append(measure(name, repeats, warmup, threads))
         keras.backend.clear_session()
     return results
-
-
-__all__ = [
-    "ARCHITECTURES",
-    "Architecture",
-    "Published",
-    "build_googlenet",
-    "count_macs",
-    "count_weighted_layers",
-    "measure",
-    "measure_all",
-]
