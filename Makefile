@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
-.PHONY: report test lint format dry-run clean system-data
+.PHONY: report test lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
 	$(BIN)/snakemake --cores $(CORES) report
@@ -23,6 +23,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check src scripts tests benchmarks
 	$(BIN)/snakefmt --check Snakefile rules
 	$(BIN)/snakemake --lint
+	$(BIN)/hadolint docker/Dockerfile docker/Dockerfile.gpu docker/Dockerfile.jetson
+
+# The README's config reference, from schemas/config.schema.yaml.
+docs: $(STAMP)
+	$(BIN)/python -m tfedge.config_reference
 
 format: $(STAMP)
 	$(BIN)/ruff format src scripts tests benchmarks

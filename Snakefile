@@ -1,4 +1,4 @@
-# tfedge: train → evaluate → report for TensorFlow image classifiers.
+# tfedge: train → evaluate → convert → benchmark → report for TensorFlow image classifiers.
 # The experiment lives in config.yaml; the rules live in rules/.
 
 
@@ -13,6 +13,13 @@ include: "rules/convert.smk"
 include: "rules/benchmark.smk"
 include: "rules/architectures.smk"
 include: "rules/report.smk"
+
+
+# The report reads the checkout's template and answers, so it runs where Snakemake runs,
+# even when the other jobs go to a cluster.
+localrules:
+    all,
+    report,
 
 
 rule all:

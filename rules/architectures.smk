@@ -4,6 +4,8 @@ rule architectures:
         paths.architectures(),
     log:
         paths.log("architectures", "architectures"),
+    conda:
+        "../envs/tensorflow.yaml"
     threads: workflow.cores
     resources:
         mem_mb=8000,

@@ -1,5 +1,5 @@
 # Benchmarks claim every core and the benchmark_slot resource, so timings never overlap
-# with another job (profiles/default limits benchmark_slot to 1 for cluster runs too).
+# with another job (every profile limits benchmark_slot to 1).
 rule benchmark:
     input:
         unpack(dataset_inputs("test")),
@@ -9,13 +9,28 @@ rule benchmark:
         paths.bench("{variant}", "{format}"),
     log:
         paths.log("benchmark", "{variant}", "{format}"),
+    wildcard_constraints:
+        format=CPU_FORMATS,
+    conda:
+        "../envs/tensorflow.yaml"
     threads: workflow.cores
     resources:
         mem_mb=6000,
         runtime=60,
         benchmark_slot=1,
-        gpu=lambda wildcards: int(wildcards.format.startswith("tensorrt")),
     params:
         settings=config["benchmark"],
     script:
         "../scripts/benchmark.py"
+
+
+use rule benchmark as benchmark_tensorrt with:
+    wildcard_constraints:
+        format=TENSORRT_FORMATS,
+    conda:
+        "../envs/tensorrt.yaml"
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        benchmark_slot=1,
+        gpu=1,

@@ -12,12 +12,15 @@ VARIANTS = config["variants"]
 DATASETS = config["datasets"]
 USED_DATASETS = sorted({variant["dataset"] for variant in VARIANTS.values()})
 
+CPU_FORMATS = r"savedmodel|tflite_(fp32|fp16|int8)|onnx"
+TENSORRT_FORMATS = r"tensorrt_(fp32|fp16|int8)"
+
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
     seed=r"\d+",
-    format=r"savedmodel|tflite_(fp32|fp16|int8)|onnx|tensorrt_(fp32|fp16|int8)",
+    format=f"{CPU_FORMATS}|{TENSORRT_FORMATS}",
 
 
 def dataset_of(wildcards):

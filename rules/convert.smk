@@ -1,3 +1,5 @@
+# CPU formats run in the TensorFlow environment; TensorRT formats get their own rule so
+# they carry a GPU request, the TensorRT environment and, on clusters, a GPU partition.
 rule convert:
     input:
         unpack(conversion_inputs),
@@ -5,12 +7,26 @@ rule convert:
         paths.conversion("{variant}", "{format}"),
     log:
         paths.log("convert", "{variant}", "{format}"),
+    wildcard_constraints:
+        format=CPU_FORMATS,
+    conda:
+        "../envs/tensorflow.yaml"
     threads: 2
     resources:
         mem_mb=6000,
         runtime=60,
-        gpu=lambda wildcards: int(wildcards.format.startswith("tensorrt")),
     params:
         settings=conversion_settings,
     script:
         "../scripts/convert.py"
+
+
+use rule convert as convert_tensorrt with:
+    wildcard_constraints:
+        format=TENSORRT_FORMATS,
+    conda:
+        "../envs/tensorrt.yaml"
+    resources:
+        mem_mb=6000,
+        runtime=60,
+        gpu=1,

@@ -6,6 +6,9 @@ rule prepare_data:
         manifest=paths.manifest("{dataset}"),
     log:
         paths.log("prepare_data", "{dataset}"),
+    conda:
+        "../envs/tensorflow.yaml"
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=60,

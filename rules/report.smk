@@ -12,12 +12,15 @@ rule report:
         conversions=every_conversion(paths.conversion),
         benchmarks=every_conversion(paths.bench),
         architectures=paths.architectures(),
-        template="report/templates/report.html.j2",
-        answers="report/answers.md",
+        template=local("report/templates/report.html.j2"),
+        answers=local("report/answers.md"),
     output:
         paths.report(),
     log:
         paths.log("report", "report"),
+    conda:
+        "../envs/report.yaml"
+    threads: 1
     resources:
         mem_mb=2000,
         runtime=10,

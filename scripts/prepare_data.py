@@ -6,5 +6,8 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 
 with job_log(smk.log[0]):
     from tfedge.data.prepare import prepare_dataset
+    from tfedge.keras_env import use_threads
+
+    use_threads(smk.threads)
 
     prepare_dataset(smk.wildcards.dataset, smk.params.settings, dict(smk.output.items()))

@@ -66,6 +66,7 @@ def minimal_context(**overrides) -> dict:
         "architectures": {"threads": 2, "reference": "mobilenet_v2", "models": [], "chart": ""},
         "measured_notes": {},
         "tolerance": 0.01,
+        "training_tensorflow": ["2.21.0"],
         "provenance": {
             "generated": "now",
             "git_commit": "abc",
@@ -85,6 +86,15 @@ def test_values_from_results_are_escaped():
     html = render_report(TEMPLATE, minimal_context())
     assert EVIL not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_environment_names_the_training_jobs_tensorflow_apart_from_the_report_job():
+    """With conda or containers per rule group the report job may not carry TensorFlow."""
+    context = minimal_context(training_tensorflow=["2.20.1", "2.21.0"])
+    context["provenance"]["packages"] = {"tensorflow": "not installed"}
+    table = render_report(TEMPLATE, context).split('id="environment-table"')[1]
+    assert "TensorFlow in the training jobs</th><td>2.20.1, 2.21.0</td>" in table
+    assert "report job" in table
 
 
 def test_offline_banner_shows_only_when_a_stand_in_was_used():

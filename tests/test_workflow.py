@@ -6,8 +6,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,45 +14,9 @@ import pytest
 import yaml
 
 from .conftest import ROOT, TINY_CONFIG, validated
+from .snakemake_runs import copy_workflow, dry_run, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "profiles")
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
-
-
-def copy_workflow(destination: Path, config: dict) -> Path:
-    for name in WORKFLOW_FILES:
-        source = ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name)
-        else:
-            shutil.copy(source, destination / name)
-    (destination / "config.yaml").write_text(yaml.safe_dump(config))
-    return destination
-
-
-def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env, timeout=900
-    )
-
-
-def dry_run(workdir: Path) -> str:
-    result = snakemake(workdir, "-n", "report")
-    assert result.returncode == 0, result.stderr + result.stdout
-    return result.stdout + result.stderr
-
-
-def planned_jobs(workdir: Path) -> set[tuple[str, str]]:
-    """(rule, wildcards) of every job a dry run of ``report`` plans."""
-    output = dry_run(workdir)
-    jobs = set()
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
-        match = re.match(r"(?:local)?rule (\w+):", block.strip())
-        if match:
-            wildcards = re.search(r"wildcards: (.*)", block)
-            jobs.add((match.group(1), wildcards.group(1) if wildcards else ""))
-    return jobs
 
 
 @pytest.fixture(scope="module")
@@ -190,13 +152,15 @@ def plan_after_edit(tiny_run: Path, tmp_path: Path, edit) -> set[tuple[str, str]
 
 
 def conversion_jobs(rule: str) -> set[tuple[str, str]]:
+    """Jobs of ``rule`` (convert or benchmark) for the tiny config; TensorRT has its own rules."""
     config = yaml.safe_load(TINY_CONFIG.read_text())
     formats = validated(config)["convert"]["formats"]
-    return {
-        (rule, f"variant={variant}, format={fmt}")
-        for variant in config["convert"]["variants"]
-        for fmt in formats
-    }
+    jobs = set()
+    for variant in config["convert"]["variants"]:
+        for fmt in formats:
+            rule_name = f"{rule}_tensorrt" if fmt.startswith("tensorrt") else rule
+            jobs.add((rule_name, f"variant={variant}, format={fmt}"))
+    return jobs
 
 
 def test_editing_one_variant_reruns_only_its_chain_and_the_report(tiny_run, tmp_path):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import gzip
 import io
 import logging
+import os
 import socket
 import struct
 import threading
@@ -181,6 +182,11 @@ def load_directory(dataset_name: str, settings: dict) -> SourceData:
 # --- tfds ------------------------------------------------------------------------------
 
 
+def tfds_default_data_dir() -> str:
+    """Where TFDS looks when data_dir is null: $TFDS_DATA_DIR (set in the images) or its default."""
+    return os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+
+
 def tfds_is_prepared(settings: dict) -> bool:
     """True when the TFDS data set already sits in data_dir (no download needed)."""
     import tensorflow_datasets as tfds
@@ -252,7 +258,7 @@ def _tfds_unavailable_reason(settings: dict) -> str | None:
         return None
     return (
         f"TFDS {settings['tfds_name']!r} is not prepared in data_dir "
-        f"{settings['data_dir'] or '~/tensorflow_datasets'} and {TFDS_DOWNLOAD_HOST[0]} did not "
+        f"{settings['data_dir'] or tfds_default_data_dir()} and {TFDS_DOWNLOAD_HOST[0]} did not "
         f"answer within {settings['probe_timeout_s']} s"
     )
 

@@ -315,4 +315,7 @@ def collect_context(config: dict, answers_path: str | Path) -> dict:
         "answers": load_answers(answers_path),
         "measured_notes": measured_notes(conversions, architectures),
         "provenance": provenance(config_hash(config)),
+        "training_tensorflow": sorted(
+            {run.summary["tensorflow"] for variant_runs in runs.values() for run in variant_runs}
+        ),
     }

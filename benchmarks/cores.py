@@ -1,0 +1,77 @@
+"""Wall time of the whole workflow at --cores 1 vs --cores N, from empty results each time.
+
+Each run copies the workflow and a config (the project's config.yaml by default, which is
+the offline default here) into a fresh folder and times `snakemake --cores N report`.
+Jobs get their rule's threads, capped at N, and TensorFlow's thread pools follow them, so
+more cores mean more threads per job, and with one-thread jobs (`--one-thread-jobs`)
+more jobs at once. Prints each wall time and the speed-up over the first run. By hand:
+
+    .venv/bin/python benchmarks/cores.py --cores 1 2
+    .venv/bin/python benchmarks/cores.py --cores 2 --one-thread-jobs
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "profiles", "envs")
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+MULTI_THREAD_RULES = ("train", "evaluate", "convert", "convert_tensorrt")
+
+
+def copy_workflow(destination: Path, config: Path) -> None:
+    for name in WORKFLOW_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, symlinks=True)
+        else:
+            shutil.copy(source, destination / name)
+    shutil.copy(config, destination / "config.yaml")
+
+
+def timed_run(cores: int, config: Path, one_thread_jobs: bool) -> float:
+    """Seconds for a full `snakemake --cores N report` from empty results."""
+    args = [SNAKEMAKE, "--cores", str(cores), "report"]
+    if one_thread_jobs:
+        args += ["--set-threads", *(f"{rule}=1" for rule in MULTI_THREAD_RULES)]
+    with tempfile.TemporaryDirectory(prefix="tfedge-cores-") as folder:
+        workdir = Path(folder)
+        copy_workflow(workdir, config)
+        log = workdir / "snakemake.log"
+        start = time.perf_counter()
+        with log.open("w") as stream:
+            result = subprocess.run(args, cwd=workdir, stdout=stream, stderr=subprocess.STDOUT)
+        seconds = time.perf_counter() - start
+        if result.returncode != 0:
+            sys.exit(f"--cores {cores} failed:\n{log.read_text()[-4000:]}")
+    return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument(
+        "--one-thread-jobs",
+        action="store_true",
+        help=f"give {', '.join(MULTI_THREAD_RULES)} one thread each, so jobs run side by side",
+    )
+    options = parser.parse_args()
+    times = {}
+    for cores in options.cores:
+        times[cores] = timed_run(cores, options.config, options.one_thread_jobs)
+        print(f"--cores {cores}: {times[cores]:.0f} s", flush=True)
+    first = options.cores[0]
+    for cores in options.cores[1:]:
+        print(f"speed-up --cores {cores} vs --cores {first}: {times[first] / times[cores]:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+tensorflow.post-deploy.sh
