@@ -284,7 +284,10 @@ def s3_endpoint():
     server.stop()
 
 
-def test_kubernetes_profile_plans_the_full_dag_against_s3(tiny_workflow, local_plan, s3_endpoint):
+@pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
+def test_kubernetes_profile_plans_the_full_dag_against_s3(
+    tiny_workflow, local_plan, s3_endpoint, flag
+):
     profile = yaml.safe_load((ROOT / "profiles" / "kubernetes" / "config.yaml").read_text())
     assert profile["default-storage-prefix"] == f"s3://{BUCKET}"
     env = {
@@ -292,7 +295,9 @@ def test_kubernetes_profile_plans_the_full_dag_against_s3(tiny_workflow, local_p
         "SNAKEMAKE_STORAGE_S3_ACCESS_KEY": "test",
         "SNAKEMAKE_STORAGE_S3_SECRET_KEY": "test",
     }
-    args = ("--workflow-profile", "profiles/kubernetes", "--storage-s3-endpoint-url", s3_endpoint)
+    args = (flag, "profiles/kubernetes", "--storage-s3-endpoint-url", s3_endpoint)
     output = dry_run(tiny_workflow, *args, env=env)
     assert f"s3://{BUCKET}/results/report.html" in output
+    for (rule, _), line in job_resources(output).items():
+        assert ("gpu_manufacturer=nvidia" in line) == rule.endswith("_tensorrt"), (rule, line)
     assert planned_jobs(tiny_workflow, *args, env=env) == local_plan
