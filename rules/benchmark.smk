@@ -24,6 +24,7 @@ rule benchmark:
         "../scripts/benchmark.py"
 
 
+# `use rule … with: resources` replaces the whole set, so it is repeated in full.
 use rule benchmark as benchmark_tensorrt with:
     wildcard_constraints:
         format=TENSORRT_FORMATS,

@@ -21,6 +21,7 @@ rule convert:
         "../scripts/convert.py"
 
 
+# `use rule … with: resources` replaces the whole set, so it is repeated in full.
 use rule convert as convert_tensorrt with:
     wildcard_constraints:
         format=TENSORRT_FORMATS,

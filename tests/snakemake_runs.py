@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -39,13 +40,25 @@ def dry_run(workdir: Path, *args: str, env: dict | None = None) -> str:
     return result.stdout + result.stderr
 
 
-def planned_jobs(workdir: Path, *args: str, env: dict | None = None) -> set[tuple[str, str]]:
-    """(rule, wildcards) of every job a dry run of ``report`` (with ``args``) plans."""
-    output = dry_run(workdir, *args, env=env)
-    jobs = set()
+def job_blocks(output: str) -> dict[tuple[str, str], str]:
+    """(rule, wildcards) → that job's block of a dry run's output."""
+    jobs = {}
     for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
         match = re.match(r"(?:local)?rule (\w+):", block.strip())
         if match:
             wildcards = re.search(r"wildcards: (.*)", block)
-            jobs.add((match.group(1), wildcards.group(1) if wildcards else ""))
+            jobs[match.group(1), wildcards.group(1) if wildcards else ""] = block
     return jobs
+
+
+def planned_jobs(workdir: Path, *args: str, env: dict | None = None) -> set[tuple[str, str]]:
+    """(rule, wildcards) of every job a dry run of ``report`` (with ``args``) plans."""
+    return set(job_blocks(dry_run(workdir, *args, env=env)))
+
+
+def import_blocker(folder: Path, modules: list[str], reason: str) -> dict:
+    """An environment in which importing any of ``modules`` raises ImportError(reason)."""
+    for name in modules:
+        (folder / name).mkdir(parents=True)
+        (folder / name / "__init__.py").write_text(f"raise ImportError('{name} {reason}')")
+    return {**os.environ, "PYTHONPATH": str(folder)}

@@ -16,7 +16,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from .conftest import ROOT, tiny_config
-from .snakemake_runs import copy_workflow, dry_run, planned_jobs
+from .snakemake_runs import copy_workflow, dry_run, import_blocker, job_blocks, planned_jobs
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -162,12 +162,8 @@ def test_the_report_job_runs_without_tensorflow_or_the_converters(tmp_path):
     """The report env carries no TensorFlow: build_report must not need it."""
     blocked = ["tensorflow", "tf_keras", "tensorflow_hub", "tensorflow_datasets", "tf2onnx"]
     blocked += ["onnx", "onnxruntime", "ai_edge_litert", "sklearn", "mlxtend"]
-    blocker = tmp_path / "blocker"
-    for name in blocked:
-        (blocker / name).mkdir(parents=True)
-        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} in report')")
+    env = import_blocker(tmp_path / "blocker", blocked, "in report")
     code = "import tfedge.report, tfedge.report.plots, tfedge.logs, tfedge.config; print('ok')"
-    env = {**os.environ, "PYTHONPATH": str(blocker)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok"
@@ -226,12 +222,10 @@ def local_plan(tiny_workflow) -> set[tuple[str, str]]:
 def job_resources(output: str) -> dict[tuple[str, str], str]:
     """(rule, wildcards) → the resources line, for every job of a dry run."""
     jobs = {}
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
-        rule = re.match(r"(?:local)?rule (\w+):", block.strip())
+    for job, block in job_blocks(output).items():
         resources = re.search(r"resources: (.*)", block)
-        if rule and resources:
-            wildcards = re.search(r"wildcards: (.*)", block)
-            jobs[rule.group(1), wildcards.group(1) if wildcards else ""] = resources.group(1)
+        if resources:
+            jobs[job] = resources.group(1)
     return jobs
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 from html.parser import HTMLParser
@@ -14,7 +13,7 @@ import pytest
 import yaml
 
 from .conftest import ROOT, TINY_CONFIG, validated
-from .snakemake_runs import copy_workflow, dry_run, planned_jobs, snakemake
+from .snakemake_runs import copy_workflow, dry_run, import_blocker, planned_jobs, snakemake
 
 pytestmark = pytest.mark.workflow
 
@@ -206,11 +205,7 @@ def test_bad_config_stops_snakemake_before_any_job(tmp_path):
 
 
 def test_parsing_the_workflow_never_imports_tensorflow(tiny_run, tmp_path):
-    blocker = tmp_path / "blocker"
-    for name in ("tensorflow", "tf_keras"):
-        (blocker / name).mkdir(parents=True)
-        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} at parse time')")
-    env = {**os.environ, "PYTHONPATH": str(blocker)}
+    env = import_blocker(tmp_path / "blocker", ["tensorflow", "tf_keras"], "at parse time")
     result = snakemake(tiny_run, "-n", "report", env=env)
     assert result.returncode == 0, result.stderr
     assert "at parse time" not in result.stderr
