@@ -22,7 +22,9 @@ localrules:
     report,
 
 
+# The deliverables: the report and every converted model (the folders a deployment copies).
 rule all:
     default_target: True
     input:
         paths.report(),
+        every_conversion(paths.converted_dir),

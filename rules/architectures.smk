@@ -12,6 +12,6 @@ rule architectures:
         runtime=60,
         benchmark_slot=1,
     params:
-        settings=config["architectures"],
+        settings=canonical(config["architectures"]),
     script:
         "../scripts/architectures.py"

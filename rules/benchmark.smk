@@ -3,7 +3,7 @@
 rule benchmark:
     input:
         unpack(dataset_inputs("test")),
-        conversion=paths.conversion("{variant}", "{format}"),
+        converted=paths.converted_dir("{variant}", "{format}"),
         reference=paths.predictions("{variant}", REFERENCE_SEED),
     output:
         paths.bench("{variant}", "{format}"),
@@ -19,7 +19,7 @@ rule benchmark:
         runtime=60,
         benchmark_slot=1,
     params:
-        settings=config["benchmark"],
+        settings=canonical(config["benchmark"]),
     script:
         "../scripts/benchmark.py"
 

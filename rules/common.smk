@@ -1,26 +1,27 @@
-# Config validation, wildcard constraints and path helpers. Imports nothing heavy:
-# Snakemake runs this on every invocation, dry runs included.
+# Config validation, wildcard constraints and the helpers the rules share. Imports nothing
+# heavy: Snakemake runs this on every invocation, dry runs included.
 from pathlib import Path
 
 from tfedge import paths
-from tfedge.config import validate_config
+from tfedge.config import canonical, validate_config
+from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
 
 validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
 
 SEEDS = config["seeds"]
 VARIANTS = config["variants"]
 DATASETS = config["datasets"]
-USED_DATASETS = sorted({variant["dataset"] for variant in VARIANTS.values()})
-
-CPU_FORMATS = r"savedmodel|tflite_(fp32|fp16|int8)|onnx"
-TENSORRT_FORMATS = r"tensorrt_(fp32|fp16|int8)"
+REFERENCE_SEED = SEEDS[0]
+# Formats by the environment their jobs run in; the TensorRT ones also need a GPU.
+CPU_FORMATS = pattern("tensorflow")
+TENSORRT_FORMATS = pattern("tensorrt")
 
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
     variant="|".join(VARIANTS),
     seed=r"\d+",
-    format=f"{CPU_FORMATS}|{TENSORRT_FORMATS}",
+    format="|".join(FORMATS),
 
 
 def dataset_of(wildcards):
@@ -38,22 +39,6 @@ def dataset_inputs(*splits):
     return inputs
 
 
-def every_run(path_of):
-    """path_of(variant, seed) for every variant and seed in the config."""
-    return [path_of(variant, seed) for variant in VARIANTS for seed in SEEDS]
-
-
-CONVERT = config["convert"]
-CONVERTED_VARIANTS = CONVERT["variants"] or list(VARIANTS)
-FORMATS = CONVERT["formats"]
-REFERENCE_SEED = SEEDS[0]
-
-
-def every_conversion(path_of):
-    """path_of(variant, format) for every converted variant and format in the config."""
-    return [path_of(variant, fmt) for variant in CONVERTED_VARIANTS for fmt in FORMATS]
-
-
 def init_from_inputs(wildcards):
     """A fine-tuning variant starts from its init_from variant's finished run (same seed)."""
     parent = VARIANTS[wildcards.variant].get("init_from")
@@ -65,32 +50,35 @@ def init_from_inputs(wildcards):
     }
 
 
+def variant_settings(wildcards):
+    return canonical(VARIANTS[wildcards.variant])
+
+
 def backbone_settings(wildcards):
     name = VARIANTS[wildcards.variant].get("backbone")
-    return config["backbones"][name] if name else None
+    return canonical(config["backbones"][name]) if name else None
 
 
 def conversion_settings(wildcards):
-    """Only the settings the format uses, so unrelated edits do not rerun it."""
-    kind, _, precision = wildcards.format.partition("_")
-    keys = {
-        "tflite": (
-            ["calibration_images", "tflite_int8_io"] if precision == "int8" else []
-        ),
-        "onnx": ["onnx_opset"],
-        "tensorrt": ["tensorrt"]
-        + (["calibration_images"] if precision == "int8" else []),
-    }.get(kind, [])
-    return {key: CONVERT[key] for key in keys}
+    """Only the convert settings the format uses, so unrelated edits do not rerun it."""
+    return canonical(settings_slice(wildcards.format, config["convert"]))
 
 
-def conversion_inputs(wildcards):
-    dataset = dataset_of(wildcards)
-    inputs = {
-        "savedmodel": paths.model_file(wildcards.variant, REFERENCE_SEED, "savedmodel"),
-        "manifest": paths.manifest(dataset),
-        "train": paths.tfrecord(dataset, "train"),
-    }
-    if wildcards.format.startswith("tensorrt"):
-        inputs["onnx_record"] = paths.conversion(wildcards.variant, "onnx")
-    return inputs
+def conversion_source(wildcards):
+    """What a format converts: the trained SavedModel, or the converted folder it builds on."""
+    built_from = FORMATS[wildcards.format].built_from
+    if built_from == TRAINED_MODEL:
+        return paths.model_file(wildcards.variant, REFERENCE_SEED, "savedmodel")
+    return paths.converted_dir(wildcards.variant, built_from)
+
+
+def every_conversion(path_of):
+    """path_of(variant, format) for every converted variant and format in the config."""
+    formats = config["convert"]["formats"]
+    return [path_of(v, f) for v in paths.converted_variants(config) for f in formats]
+
+
+def report_input_files(wildcards):
+    """The report's result files by kind, as tfedge.paths.report_inputs lists them."""
+    keyed = paths.report_inputs(config)
+    return {kind: list(files.values()) for kind, files in keyed.items()}

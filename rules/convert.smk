@@ -1,10 +1,12 @@
+# One folder per (variant, format): conversion.json and, when it succeeded, the model.
 # CPU formats run in the TensorFlow environment; TensorRT formats get their own rule so
 # they carry a GPU request, the TensorRT environment and, on clusters, a GPU partition.
 rule convert:
     input:
-        unpack(conversion_inputs),
+        unpack(dataset_inputs("train")),
+        source=conversion_source,
     output:
-        paths.conversion("{variant}", "{format}"),
+        directory(paths.converted_dir("{variant}", "{format}")),
     log:
         paths.log("convert", "{variant}", "{format}"),
     wildcard_constraints:

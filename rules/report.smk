@@ -1,17 +1,7 @@
+# Takes the whole config: the report shows every setting's hash, and it is cheap to rerun.
 rule report:
     input:
-        metrics=every_run(paths.metrics),
-        predictions=every_run(paths.predictions),
-        summaries=every_run(
-            lambda variant, seed: paths.model_file(variant, seed, "train.json")
-        ),
-        histories=every_run(
-            lambda variant, seed: paths.model_file(variant, seed, "history.csv")
-        ),
-        manifests=[paths.manifest(dataset) for dataset in USED_DATASETS],
-        conversions=every_conversion(paths.conversion),
-        benchmarks=every_conversion(paths.bench),
-        architectures=paths.architectures(),
+        unpack(report_input_files),
         template=local("report/templates/report.html.j2"),
         answers=local("report/answers.md"),
     output:
@@ -25,6 +15,6 @@ rule report:
         mem_mb=2000,
         runtime=10,
     params:
-        config=config,
+        config=canonical(config),
     script:
         "../scripts/report.py"

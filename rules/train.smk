@@ -17,7 +17,7 @@ rule train:
         mem_mb=8000,
         runtime=240,
     params:
-        variant=lambda wildcards: VARIANTS[wildcards.variant],
+        variant=variant_settings,
         backbone=backbone_settings,
         work_dir=lambda wildcards: paths.train_work_dir(
             wildcards.variant, wildcards.seed

@@ -8,7 +8,7 @@ with job_log(smk.log[0]):
     from tfedge.bench import benchmark
 
     benchmark(
-        record_path=smk.input.conversion,
+        converted=smk.input.converted,
         manifest_path=smk.input.manifest,
         reference_predictions=smk.input.reference,
         settings=smk.params.settings,

@@ -71,3 +71,33 @@ def tiny_flowers(tmp_path_factory) -> Path:
         channels=3,
     )
     return prepare(tmp_path_factory.mktemp("flowers"), "flowers", settings)
+
+
+BUCKET = "tfedge-results"
+
+
+def s3_client(endpoint: str):
+    """A boto3 S3 client for the moto server at ``endpoint``."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    """A local S3 server (moto) with the profile's bucket, standing in for MinIO or AWS."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    url = f"http://{host}:{port}"
+    s3_client(url).create_bucket(Bucket=BUCKET)
+    yield url
+    server.stop()

@@ -30,12 +30,12 @@ def copy_workflow(destination: Path, config: dict) -> Path:
 
 def snakemake(workdir: Path, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env, timeout=900
+        [SNAKEMAKE, *args], cwd=workdir, capture_output=True, text=True, env=env, timeout=1800
     )
 
 
-def dry_run(workdir: Path, *args: str, env: dict | None = None) -> str:
-    result = snakemake(workdir, "report", "-n", *args, env=env)
+def dry_run(workdir: Path, *args: str, env: dict | None = None, target: str = "report") -> str:
+    result = snakemake(workdir, target, "-n", *args, env=env)
     assert result.returncode == 0, result.stderr + result.stdout
     return result.stdout + result.stderr
 
@@ -54,6 +54,24 @@ def job_blocks(output: str) -> dict[tuple[str, str], str]:
 def planned_jobs(workdir: Path, *args: str, env: dict | None = None) -> set[tuple[str, str]]:
     """(rule, wildcards) of every job a dry run of ``report`` (with ``args``) plans."""
     return set(job_blocks(dry_run(workdir, *args, env=env)))
+
+
+def s3_env() -> dict:
+    """The environment with the moto server's credentials (any key works there)."""
+    keys = ("SNAKEMAKE_STORAGE_S3_ACCESS_KEY", "SNAKEMAKE_STORAGE_S3_SECRET_KEY")
+    return {**os.environ, **dict.fromkeys(keys, "test")}
+
+
+def s3_storage(endpoint: str, bucket: str) -> tuple[str, ...]:
+    """Options that keep every result in ``bucket`` on the S3 server at ``endpoint``.
+
+    Put them after the target: the --storage-s3-* options take several values and would
+    swallow a target that follows them.
+    """
+    return (
+        "--default-storage-provider", "s3", "--default-storage-prefix", f"s3://{bucket}",
+        "--storage-s3-endpoint-url", endpoint,
+    )  # fmt: skip
 
 
 def import_blocker(folder: Path, modules: list[str], reason: str) -> dict:

@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from tfedge.config import ConfigError, config_hash
+from tfedge.config import ConfigError, check_folders, config_hash, folder_problems
 
 from .conftest import ROOT, tiny_config, validated
 
@@ -23,6 +23,14 @@ def mutate(change) -> dict:
     config = tiny_config()
     change(config)
     return config
+
+
+def add_named(mapping: str, name, like: str):
+    """A change that adds a copy of ``config[mapping][like]`` under ``name``."""
+    return lambda c: c[mapping].update({name: copy.deepcopy(c[mapping][like])})
+
+
+NAME_RULE = "is not a valid name; names use only letters, digits and _"
 
 
 BAD_CONFIGS = {
@@ -151,6 +159,61 @@ BAD_CONFIGS = {
         "variants.cnn",
         "'unfreeze' was unexpected",
     ),
+    "variant named c++": (
+        add_named("variants", "c++", "cnn"),
+        "variants",
+        f"'c++' {NAME_RULE} (e.g. c_plus_plus)",
+    ),
+    "variant named ../../escape": (
+        add_named("variants", "../../escape", "cnn"),
+        "variants",
+        f"'../../escape' {NAME_RULE} (e.g. escape)",
+    ),
+    "dataset named <b>x</b>": (
+        add_named("datasets", "<b>x</b>", "mnist"),
+        "datasets",
+        f"'<b>x</b>' {NAME_RULE} (e.g. b_x_b)",
+    ),
+    "dataset named ../../escape": (
+        add_named("datasets", "../../escape", "mnist"),
+        "datasets",
+        f"'../../escape' {NAME_RULE} (e.g. escape)",
+    ),
+    "backbone named ../../escape": (
+        add_named("backbones", "../../escape", "lite"),
+        "backbones",
+        f"'../../escape' {NAME_RULE} (e.g. escape)",
+    ),
+    "backbone named with a space": (
+        add_named("backbones", "mobile net", "lite"),
+        "backbones",
+        f"'mobile net' {NAME_RULE} (e.g. mobile_net)",
+    ),
+    "name with a trailing newline": (
+        add_named("variants", "cnn\n", "cnn"),
+        "variants",
+        f"'cnn\\n' {NAME_RULE} (e.g. cnn)",
+    ),
+    "name of accented letters": (
+        add_named("datasets", "café", "mnist"),
+        "datasets",
+        f"'café' {NAME_RULE} (e.g. cafe)",
+    ),
+    "empty name": (
+        add_named("variants", "", "cnn"),
+        "variants",
+        f"'' {NAME_RULE} (e.g. my_variant)",
+    ),
+    "name YAML reads as a number": (
+        add_named("datasets", 7, "mnist"),
+        "datasets",
+        "7 is not a valid name; names are text of letters, digits and _ (quote it in YAML: '7')",
+    ),
+    "directory with wildcard braces": (
+        lambda c: c["datasets"]["mnist"].update(source="directory", directory="/data/{set}"),
+        "datasets.mnist.directory",
+        "'/data/{set}' holds {, }, < or >, which Snakemake reads as wildcards",
+    ),
 }
 
 
@@ -167,6 +230,70 @@ def test_unknown_model_is_reported_once_not_as_unexpected_keys():
     with pytest.raises(ConfigError) as caught:
         validated(mutate(lambda c: c["variants"]["cnn"].update(model="resnet")))
     assert "unexpected" not in str(caught.value)
+
+
+def test_names_of_letters_digits_and_underscores_pass():
+    config = tiny_config()
+    config["datasets"]["MNIST_28"] = config["datasets"].pop("mnist")
+    config["backbones"]["lite0"] = config["backbones"].pop("lite")
+    config["variants"]["mlp_2"] = config["variants"].pop("mlp_baseline")
+    config["baseline"] = "mlp_2"
+    for variant in config["variants"].values():
+        variant["dataset"] = "MNIST_28" if variant["dataset"] == "mnist" else variant["dataset"]
+        if "backbone" in variant:
+            variant["backbone"] = "lite0"
+    assert set(validated(config)["variants"]) == {"mlp_2", "cnn", "frozen", "finetuned"}
+
+
+def directory_config(folder: str) -> dict:
+    return validated(
+        mutate(lambda c: c["datasets"]["mnist"].update(source="directory", directory=folder))
+    )
+
+
+def test_a_missing_image_folder_is_named_before_any_job(tmp_path):
+    missing = str(tmp_path / "nope")
+    config = directory_config(missing)  # the schema part reads no disk
+    with pytest.raises(ConfigError) as caught:
+        check_folders(config)
+    assert f"  - datasets.mnist.directory: {missing!r} is not a folder; " in str(caught.value)
+    (tmp_path / "nope").mkdir()
+    check_folders(config)
+
+
+def test_an_image_folder_must_be_a_folder_not_a_file(tmp_path):
+    archive = tmp_path / "images.zip"
+    archive.write_bytes(b"PK")
+    problems = folder_problems(directory_config(str(archive)))
+    assert len(problems) == 1 and f"{str(archive)!r} is not a folder" in problems[0]
+
+
+def test_relative_image_folders_start_at_the_working_directory(tmp_path, monkeypatch):
+    config = directory_config("images")
+    (tmp_path / "run" / "images").mkdir(parents=True)
+    monkeypatch.chdir(tmp_path)
+    assert folder_problems(config) == [
+        "datasets.mnist.directory: 'images' is not a folder; point it at a folder holding one "
+        "sub-folder of images per class (a relative path starts at the working directory "
+        f"snakemake runs in, {tmp_path})"
+    ]
+    monkeypatch.chdir(tmp_path / "run")
+    assert folder_problems(config) == []
+
+
+def test_image_folders_may_start_at_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "pets").mkdir()
+    assert folder_problems(directory_config("~/pets")) == []
+    assert folder_problems(directory_config("~/cars")) != []
+
+
+def test_folders_of_other_sources_are_not_checked(tmp_path):
+    config = validated(
+        mutate(lambda c: c["datasets"]["mnist"].update(directory=str(tmp_path / "nope")))
+    )
+    assert config["datasets"]["mnist"]["source"] == "bundled"
+    assert folder_problems(config) == []
 
 
 def test_config_hash_ignores_key_order_but_not_values():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfedge import bench, paths
+from tfedge import bench
 from tfedge.convert import convert, tensorrt
 from tfedge.files import read_json, write_json
+from tfedge.formats import FORMATS, RECORD, settings_slice
 
 from .conftest import ROOT, tiny_config, validated, variant_settings
 from .test_train_evaluate import outputs_in
@@ -39,11 +41,9 @@ def conversions(trained_cnn, tiny_mnist, tmp_path_factory):
     folder = tmp_path_factory.mktemp("converted")
     records = {}
     for fmt in CPU_FORMATS:
-        (folder / fmt).mkdir()
-        records[fmt] = convert(
-            "cnn", fmt, str(trained_cnn / "savedmodel"), str(folder / fmt / "conversion.json"),
-            SETTINGS, {"manifest": str(tiny_mnist)},
-        )  # fmt: skip
+        settings = settings_slice(fmt, SETTINGS)
+        source = str(trained_cnn / "savedmodel")
+        records[fmt] = convert("cnn", fmt, source, str(folder / fmt), settings, str(tiny_mnist))
     return folder, records
 
 
@@ -56,9 +56,8 @@ def test_images(tiny_mnist):
 def run_format(folder: Path, record: dict, images: np.ndarray) -> np.ndarray:
     from tfedge.convert.runtimes import open_runner
 
-    return open_runner(record["format"], folder / record["format"] / record["artifact"], 1).predict(
-        images
-    )
+    model = folder / record["format"] / FORMATS[record["format"]].model_file
+    return open_runner(record["format"], model, 1).predict(images)
 
 
 @pytest.mark.parametrize("fmt", CPU_FORMATS)
@@ -93,17 +92,34 @@ def test_records_describe_the_models(conversions):
     assert records["savedmodel"]["details"]["role"] == "reference"
 
 
-def test_tensorrt_is_skipped_with_the_reason_and_no_file(conversions, tiny_mnist):
+def test_each_folder_holds_its_record_and_model_only(conversions):
+    folder, records = conversions
+    for fmt in CPU_FORMATS:
+        contents = sorted(path.name for path in (folder / fmt).iterdir())
+        assert contents == sorted([RECORD, FORMATS[fmt].model_file]), fmt
+        assert read_json(folder / fmt / RECORD) == records[fmt]
+    assert not list(folder.glob("*.partial"))
+
+
+def test_tensorrt_is_skipped_with_the_reason_and_no_file(conversions, tiny_mnist, monkeypatch):
+    monkeypatch.setattr(tensorrt, "unavailable_reason", lambda: "no CUDA device")
     folder, _ = conversions
     target = folder / "tensorrt_int8"
-    target.mkdir()
-    record = convert(
-        "cnn", "tensorrt_int8", "unused", str(target / "conversion.json"), SETTINGS,
-        {"manifest": str(tiny_mnist), "onnx_record": str(folder / "onnx" / "conversion.json")},
-    )  # fmt: skip
+    settings = settings_slice("tensorrt_int8", SETTINGS)
+    record = convert("cnn", "tensorrt_int8", str(folder / "onnx"), str(target), settings, "unused")
     assert record["status"] == "skipped"
-    assert record["reason"] == tensorrt.unavailable_reason()
-    assert sorted(p.name for p in target.iterdir()) == ["conversion.json"]
+    assert record["reason"] == "no CUDA device"
+    assert sorted(p.name for p in target.iterdir()) == [RECORD]
+
+
+def test_tensorrt_is_skipped_when_its_onnx_model_failed(tmp_path, monkeypatch):
+    monkeypatch.setattr(tensorrt, "unavailable_reason", lambda: None)
+    write_json(tmp_path / "onnx" / RECORD, {"format": "onnx", "status": "failed"})
+    settings = settings_slice("tensorrt_fp16", SETTINGS)
+    target = str(tmp_path / "tensorrt_fp16")
+    record = convert("cnn", "tensorrt_fp16", str(tmp_path / "onnx"), target, settings, "unused")
+    assert record["status"] == "skipped"
+    assert record["reason"] == "the onnx conversion it builds from did not succeed"
 
 
 def test_skip_reasons_name_what_is_missing(monkeypatch):
@@ -117,12 +133,13 @@ def test_skip_reasons_name_what_is_missing(monkeypatch):
 
 
 def test_failed_conversion_is_recorded_not_raised(tmp_path, tiny_mnist):
+    target = tmp_path / "onnx"
     record = convert(
-        "cnn", "onnx", str(tmp_path / "missing_savedmodel"), str(tmp_path / "conversion.json"),
-        SETTINGS, {"manifest": str(tiny_mnist)},
+        "cnn", "onnx", str(tmp_path / "missing_savedmodel"), str(target),
+        settings_slice("onnx", SETTINGS), str(tiny_mnist),
     )  # fmt: skip
     assert record["status"] == "failed" and "tf2onnx exited" in record["reason"]
-    assert not (tmp_path / "model.onnx").exists()
+    assert sorted(path.name for path in target.iterdir()) == [RECORD]
 
 
 def test_profile_shapes_and_calibration_batches():
@@ -191,20 +208,20 @@ def fake_bench(fmt: str, accuracy: float, p50: float, status: str = "ok") -> dic
     }  # fmt: skip
 
 
-def fake_conversion_rows(tmp_path, monkeypatch, benches: list[dict]) -> list[dict]:
+def fake_conversion_rows(tmp_path, benches: list[dict]) -> list[dict]:
     """The report's conversion rows for benchmark records written under ``tmp_path``."""
     from tfedge.report.collect import conversion_rows
 
-    monkeypatch.chdir(tmp_path)
+    files = []
     for record in benches:
-        write_json(paths.bench("cnn", record["format"]), record)
-    return conversion_rows("cnn", [b["format"] for b in benches], 0.95, tolerance=0.01)
+        files.append(tmp_path / f"{record['format']}.json")
+        write_json(files[-1], record)
+    return conversion_rows(files, 0.95, tolerance=0.01)
 
 
-def test_tolerance_flag_and_fastest_format(tmp_path, monkeypatch):
+def test_tolerance_flag_and_fastest_format(tmp_path):
     rows = fake_conversion_rows(
         tmp_path,
-        monkeypatch,
         [
             fake_bench("savedmodel", 0.95, 2.0),
             fake_bench("tflite_fp32", 0.95, 0.5),
@@ -220,20 +237,27 @@ def test_tolerance_flag_and_fastest_format(tmp_path, monkeypatch):
 
 
 def test_benchmark_carries_a_skipped_record(tmp_path):
-    record = tmp_path / "conversion.json"
-    write_json(record, {"variant": "cnn", "format": "tensorrt_fp32", "status": "skipped",
-                        "reason": "no CUDA device"})  # fmt: skip
-    result = bench.benchmark(str(record), "unused", "unused", {}, str(tmp_path / "b.json"), 2)
+    write_json(tmp_path / RECORD, {"variant": "cnn", "format": "tensorrt_fp32", "status": "skipped",
+                                   "reason": "no CUDA device"})  # fmt: skip
+    result = bench.benchmark(str(tmp_path), "unused", "unused", {}, str(tmp_path / "b.json"), 2)
     assert result["status"] == "skipped" and result["reason"] == "no CUDA device"
     assert read_json(tmp_path / "b.json") == result
 
 
-def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path, monkeypatch):
+def test_benchmark_names_a_missing_model_and_the_fix(conversions, tmp_path):
+    folder, _ = conversions
+    damaged = tmp_path / "tflite_fp32"
+    shutil.copytree(folder / "tflite_fp32", damaged)
+    (damaged / "model.tflite").unlink()
+    with pytest.raises(FileNotFoundError, match="delete .*tflite_fp32.* to convert it again"):
+        bench.benchmark(str(damaged), "unused", "unused", {}, str(tmp_path / "b.json"), 1)
+
+
+def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path):
     from tfedge.report.collect import measured_notes
 
     rows = fake_conversion_rows(
         tmp_path,
-        monkeypatch,
         [
             fake_bench("savedmodel", 0.95, 2.0),
             fake_bench("tflite_fp32", 0.95, 0.5),
@@ -241,6 +265,6 @@ def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path, monkeypatch):
         ],
     )
     notes = measured_notes([{"variant": "cnn", "rows": rows}], {"models": []})
-    assert "tflite_fp32 ran 4.0× faster than the TensorFlow SavedModel" in notes[2]
-    assert "TensorRT engines: skipped: no CUDA device." in notes[2]
-    assert 4 not in notes
+    assert "tflite_fp32 ran 4.0× faster than the TensorFlow SavedModel" in notes["tensorrt"]
+    assert "TensorRT engines: skipped: no CUDA device." in notes["tensorrt"]
+    assert "mobilenet" not in notes

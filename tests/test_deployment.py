@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fnmatch
-import os
 import re
 import shutil
 import subprocess
@@ -15,8 +14,15 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .conftest import ROOT, tiny_config
-from .snakemake_runs import copy_workflow, dry_run, import_blocker, job_blocks, planned_jobs
+from .conftest import BUCKET, ROOT, tiny_config
+from .snakemake_runs import (
+    copy_workflow,
+    dry_run,
+    import_blocker,
+    job_blocks,
+    planned_jobs,
+    s3_env,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -28,7 +34,6 @@ ENVS = ROOT / "envs"
 HADOLINT = shutil.which("hadolint", path=str(Path(sys.executable).parent)) or shutil.which(
     "hadolint"
 )
-BUCKET = "tfedge-results"
 
 
 def hadolint(dockerfile: Path) -> subprocess.CompletedProcess:
@@ -256,39 +261,13 @@ def test_slurm_profile_sends_tensorrt_jobs_to_the_gpu_partition(tiny_workflow):
         assert f"slurm_partition={partition}" in line, (rule, line)
 
 
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    """A local S3 server (moto) with the profile's bucket, standing in for MinIO or AWS."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    url = f"http://{host}:{port}"
-    client = boto3.client(
-        "s3",
-        endpoint_url=url,
-        aws_access_key_id="test",
-        aws_secret_access_key="test",
-        region_name="us-east-1",
-    )
-    client.create_bucket(Bucket=BUCKET)
-    yield url
-    server.stop()
-
-
 @pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
 def test_kubernetes_profile_plans_the_full_dag_against_s3(
     tiny_workflow, local_plan, s3_endpoint, flag
 ):
     profile = yaml.safe_load((ROOT / "profiles" / "kubernetes" / "config.yaml").read_text())
     assert profile["default-storage-prefix"] == f"s3://{BUCKET}"
-    env = {
-        **os.environ,
-        "SNAKEMAKE_STORAGE_S3_ACCESS_KEY": "test",
-        "SNAKEMAKE_STORAGE_S3_SECRET_KEY": "test",
-    }
+    env = s3_env()
     args = (flag, "profiles/kubernetes", "--storage-s3-endpoint-url", s3_endpoint)
     output = dry_run(tiny_workflow, *args, env=env)
     assert f"s3://{BUCKET}/results/report.html" in output

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tfedge.report.collect import load_answers
 from tfedge.report.render import p_value, percent, render_report
 
@@ -114,6 +116,25 @@ def test_the_four_answers_are_rendered_with_sources():
     for question in ("What is TensorFlow", "What is TensorRT", "What is ImageNet", "MobileNet"):
         assert question in html
     assert "14,197,122" in html and "1,281,167" in html
+
+
+def test_measured_notes_go_under_the_answer_with_their_id():
+    notes = {"mobilenet": "Measured here: GoogLeNet has 2.0x", "tensorrt": "Measured here: tflite"}
+    html = render_report(TEMPLATE, minimal_context(measured_notes=notes))
+    sections = {
+        match.group(1): match.group(2)
+        for match in re.finditer(r'<section id="answer-(\w+)">(.*?)</section>', html, re.DOTALL)
+    }
+    assert list(sections) == ["tensorflow", "tensorrt", "imagenet", "mobilenet"]
+    assert "GoogLeNet has 2.0x" in sections["mobilenet"] and "tflite" in sections["tensorrt"]
+    assert "Measured here" not in sections["tensorflow"] + sections["imagenet"]
+
+
+def test_a_question_without_an_id_is_named(tmp_path):
+    answers = tmp_path / "answers.md"
+    answers.write_text("# Answers\n\n## What is TensorFlow?\n\nA library.\n")
+    with pytest.raises(ValueError, match=r"answers.md:3: a question needs an id"):
+        load_answers(answers)
 
 
 def test_no_external_resources():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -121,3 +122,117 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path,
     assert summary["resumed_after_epoch"] == 2
     assert summary["epochs_run"] == 4
     assert history_epochs(outputs.history) == [0, 1, 2, 3]
+
+
+class Killed(Exception):
+    """Stands for a training job killed between two epochs."""
+
+
+def kill_after_epoch(monkeypatch, epochs: int):
+    """Make training raise Killed once ``epochs`` epochs are done and backed up.
+
+    The killer is appended last, so the epoch log and the BackupAndRestore backup of that
+    epoch are written first, as when a real job dies between epochs. Returns the original
+    callbacks factory, to put back for the rerun.
+    """
+    from tfedge import train
+    from tfedge.keras_env import keras
+
+    class KillAfterEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch + 1 == epochs:
+                raise Killed(f"job killed after epoch {epochs}")
+
+    normal_callbacks = train.training_callbacks
+    monkeypatch.setattr(
+        train, "training_callbacks", lambda work: [*normal_callbacks(work), KillAfterEpoch()]
+    )
+    return normal_callbacks
+
+
+def killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, kill_after, first, second):
+    """Train ``first`` until killed after ``kill_after`` epochs, then rerun with ``second``."""
+    from tfedge import train
+
+    outputs, work = outputs_in(tmp_path), tmp_path / "work"
+    normal_callbacks = kill_after_epoch(monkeypatch, kill_after)
+    with pytest.raises(Killed):
+        train.train_variant("mlp_baseline", first, 0, str(tiny_mnist), outputs, str(work))
+    assert history_epochs(work / "history.csv") == list(range(kill_after))
+    assert any((work / "backup").iterdir())
+    assert read_json(work / "settings.json")["variant"] == first
+
+    monkeypatch.setattr(train, "training_callbacks", normal_callbacks)
+    return train.train_variant("mlp_baseline", second, 0, str(tiny_mnist), outputs, str(work))
+
+
+def test_a_checkpoint_of_another_architecture_is_discarded(
+    tiny_mnist, tmp_path, monkeypatch, caplog
+):
+    first = variant_settings("mlp_baseline", epochs=2, hidden_units=32)
+    second = variant_settings("mlp_baseline", epochs=2, hidden_units=16)
+    with caplog.at_level("INFO", logger="tfedge.train"):
+        summary = killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, 1, first, second)
+    assert summary["resumed_after_epoch"] == 0 and summary["epochs_run"] == 2
+    assert summary["params"] == 28 * 28 * 16 + 16 + 16 * 10 + 10
+    assert "variant settings changed (hidden_units: 32 → 16)" in caplog.text
+    assert f"discarding the checkpoint in {tmp_path / 'work'}" in caplog.text
+    assert not (tmp_path / "work").exists()
+
+
+def test_fewer_epochs_than_a_checkpoint_ran_trains_the_new_count(
+    tiny_mnist, tmp_path, monkeypatch, caplog
+):
+    first = variant_settings("mlp_baseline", epochs=3)
+    second = variant_settings("mlp_baseline", epochs=1)
+    with caplog.at_level("INFO", logger="tfedge.train"):
+        summary = killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, 2, first, second)
+    assert summary["resumed_after_epoch"] == 0
+    assert summary["epochs_run"] == summary["epochs_requested"] == 1
+    assert history_epochs(tmp_path / "history.csv") == [0]
+    assert "variant settings changed (epochs: 3 → 1)" in caplog.text
+
+
+def test_a_checkpoint_of_the_same_settings_is_resumed(tiny_mnist, tmp_path, monkeypatch, caplog):
+    variant = variant_settings("mlp_baseline", epochs=2)
+    reordered = dict(reversed(list(variant.items())))  # key order is not a change
+    with caplog.at_level("INFO", logger="tfedge.train"):
+        summary = killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, 1, variant, reordered)
+    assert summary["resumed_after_epoch"] == 1 and summary["epochs_run"] == 2
+    assert "discarding" not in caplog.text
+    assert "resuming after epoch 1" in caplog.text
+
+
+def fingerprint_of(tiny_mnist, init_from=None, **variant_overrides) -> dict:
+    from tfedge.train import run_fingerprint
+
+    variant = variant_settings("mlp_baseline", **variant_overrides)
+    return run_fingerprint(variant, 0, read_json(tiny_mnist), None, init_from)
+
+
+def test_changed_data_or_parent_model_or_no_record_discards(tiny_mnist, tmp_path):
+    from tfedge.train import InitFrom, stale_reason
+
+    work = tmp_path / "work"
+    work.mkdir()
+    stored = fingerprint_of(tiny_mnist)
+    assert stale_reason(work, stored) is None  # an empty folder holds nothing to resume
+    (work / "history.csv").write_text("epoch\n0\n")
+    assert "no settings record" in stale_reason(work, stored)
+
+    (work / "settings.json").write_text(json.dumps(stored))
+    assert stale_reason(work, fingerprint_of(tiny_mnist)) is None
+    other_data = fingerprint_of(tiny_mnist)
+    other_data["data"]["splits"]["train"]["sha256"] = "0" * 64
+    assert stale_reason(work, other_data) == ("the training data changed (manifest: splits)")
+
+    parents = []
+    for content in (b"first parent", b"retrained parent"):
+        model = tmp_path / f"parent{len(parents)}.keras"
+        model.write_bytes(content)
+        parents.append(InitFrom(model=str(model), summary=""))
+    (work / "settings.json").write_text(json.dumps(fingerprint_of(tiny_mnist, parents[0])))
+    assert stale_reason(work, fingerprint_of(tiny_mnist, parents[0])) is None
+    assert stale_reason(work, fingerprint_of(tiny_mnist, parents[1])) == (
+        "the init_from model changed"
+    )

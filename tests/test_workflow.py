@@ -12,8 +12,17 @@ import numpy as np
 import pytest
 import yaml
 
+from tfedge.formats import FORMATS
+
 from .conftest import ROOT, TINY_CONFIG, validated
-from .snakemake_runs import copy_workflow, dry_run, import_blocker, planned_jobs, snakemake
+from .snakemake_runs import (
+    copy_workflow,
+    dry_run,
+    import_blocker,
+    job_blocks,
+    planned_jobs,
+    snakemake,
+)
 
 pytestmark = pytest.mark.workflow
 
@@ -140,14 +149,65 @@ def test_up_to_date_tree_plans_nothing(tiny_run):
     assert planned_jobs(tiny_run) == set()
 
 
+def plan_with_config(tiny_run: Path, tmp_path: Path, config_text: str) -> set[tuple[str, str]]:
+    """The jobs ``snakemake -n report`` plans in a copy of the finished run with this config."""
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_run, edited, symlinks=True)
+    (edited / "config.yaml").write_text(config_text)
+    return planned_jobs(edited)
+
+
 def plan_after_edit(tiny_run: Path, tmp_path: Path, edit) -> set[tuple[str, str]]:
     """The jobs ``snakemake -n report`` plans in a copy of the finished run after ``edit``."""
     config = yaml.safe_load((tiny_run / "config.yaml").read_text())
     edit(config)
+    return plan_with_config(tiny_run, tmp_path, yaml.safe_dump(config))
+
+
+def reversed_keys(value):
+    """``value`` with every mapping's keys in reverse order."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    return value
+
+
+def test_reordering_every_key_reruns_nothing(tiny_run, tmp_path):
+    config = reversed_keys(yaml.safe_load((tiny_run / "config.yaml").read_text()))
+    assert plan_with_config(tiny_run, tmp_path, yaml.safe_dump(config, sort_keys=False)) == set()
+
+
+def test_the_hand_written_config_and_its_yaml_round_trip_plan_the_same(tiny_run, tmp_path):
+    """The run was made from yaml.safe_dump's sorted keys; the file as written reruns nothing."""
+    assert (tiny_run / "config.yaml").read_text() != TINY_CONFIG.read_text()
+    assert plan_with_config(tiny_run, tmp_path, TINY_CONFIG.read_text()) == set()
+
+
+def test_writing_defaults_out_reruns_nothing(tiny_run, tmp_path):
+    def explicit_defaults(config):
+        config["variants"]["cnn"]["learning_rate"] = 0.001
+        config["datasets"]["mnist"]["validation_fraction"] = 0.1
+        config["convert"]["tolerance"] = 0.01
+        config["backbones"]["lite"]["probe_timeout_s"] = 3
+
+    assert plan_after_edit(tiny_run, tmp_path, explicit_defaults) == set()
+
+
+def test_a_deleted_converted_model_is_converted_again(tiny_run, tmp_path):
     edited = tmp_path / "edited"
     shutil.copytree(tiny_run, edited, symlinks=True)
-    (edited / "config.yaml").write_text(yaml.safe_dump(config))
-    return planned_jobs(edited)
+    shutil.rmtree(edited / "results/converted/cnn/tflite_fp32")
+    assert set(job_blocks(dry_run(edited, target="all"))) == {
+        ("convert", "variant=cnn, format=tflite_fp32"),
+        ("benchmark", "variant=cnn, format=tflite_fp32"),
+        ("report", ""),
+    }
+
+
+def test_an_empty_convert_list_plans_no_conversion(tmp_path):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["convert"]["variants"] = []
+    rules = {rule for rule, _ in planned_jobs(copy_workflow(tmp_path, config))}
+    assert rules == {"prepare_data", "train", "evaluate", "architectures", "report"}
 
 
 def conversion_jobs(rule: str) -> set[tuple[str, str]]:
@@ -182,15 +242,20 @@ def test_editing_a_benchmark_setting_reruns_only_benchmarks_and_the_report(tiny_
 
 
 def test_report_has_the_conversion_table_with_skip_reasons(tiny_run):
+    """Every format has its row; one that did not run shows its reason (TensorRT without a GPU)."""
     html = (tiny_run / "results" / "report.html").read_text()
     table = html[html.index('id="conversions-cnn"') :]
     table = table[: table.index("</table>")]
-    for fmt in ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_int8", "onnx"):
-        assert f"<td>{fmt}" in table
-    assert (
-        table.count("skipped: tensorrt not importable") + table.count("skipped: no CUDA device")
-        == 3
-    )
+    formats = validated(yaml.safe_load(TINY_CONFIG.read_text()))["convert"]["formats"]
+    for fmt in formats:
+        record = json.loads((tiny_run / f"results/converted/cnn/{fmt}/conversion.json").read_text())
+        assert record["status"] == "ok" or FORMATS[fmt].needs_gpu, record
+        row = re.search(rf"<tr[^>]*>\s*<td>{fmt}\b.*?</tr>", table, re.DOTALL)
+        assert row, f"no row for {fmt}"
+        if record["status"] == "ok":
+            assert "<td>ok" in row.group(0), row.group(0)
+        else:
+            assert f"{record['status']}: {record['reason']}" in row.group(0)
     assert "fastest within tolerance" in table
 
 

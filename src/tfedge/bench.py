@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from tfedge.files import read_json, write_json
+from tfedge.formats import FORMATS, RECORD
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -78,8 +79,19 @@ def load_test_split(manifest_path: str) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(images).astype(np.float32), np.concatenate(labels)
 
 
+def converted_model(folder: Path, record: dict) -> Path:
+    """The model file of a successful conversion, or an error that says how to rebuild it."""
+    model = folder / FORMATS[record["format"]].model_file
+    if not model.exists():
+        raise FileNotFoundError(
+            f"{model} is missing although {folder / RECORD} says the conversion succeeded; "
+            f"delete {folder} (or run snakemake with --forcerun convert) to convert it again"
+        )
+    return model
+
+
 def benchmark(
-    record_path: str,
+    converted: str,
     manifest_path: str,
     reference_predictions: str,
     settings: dict,
@@ -87,8 +99,9 @@ def benchmark(
     threads: int,
     clock: Clock = time.perf_counter,
 ) -> dict:
-    """Benchmark the conversion in ``record_path``; a skipped or failed one keeps its reason."""
-    record = read_json(record_path)
+    """Benchmark the converted folder ``converted``; a skipped or failed one keeps its reason."""
+    folder = Path(converted)
+    record = read_json(folder / RECORD)
     result = {
         key: record.get(key) for key in ("variant", "format", "status", "reason", "size_bytes")
     }
@@ -96,8 +109,7 @@ def benchmark(
     if record["status"] == "ok":
         from tfedge.convert.runtimes import open_runner
 
-        artifact = Path(record_path).parent / record["artifact"]
-        runner = open_runner(record["format"], artifact, threads)
+        runner = open_runner(record["format"], converted_model(folder, record), threads)
         images, labels = load_test_split(manifest_path)
         with np.load(reference_predictions) as reference:
             result.update(measure(runner, images, labels, reference["predicted"], settings, clock))

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import re
+import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,6 +50,9 @@ def field_path(error: ValidationError) -> str:
 def describe(error: ValidationError) -> str:
     """One line naming the field, what is wrong, and what would be accepted."""
     where = field_path(error)
+    if "propertyNames" in error.absolute_schema_path:
+        # jsonschema reports a bad key with the mapping's path and the key as instance.
+        return _describe_bad_name(where, error.instance)
     if error.validator == "enum":
         allowed = ", ".join(map(str, error.validator_value))
         return f"{where}: {error.instance!r} is not allowed; use one of: {allowed}"
@@ -54,6 +60,30 @@ def describe(error: ValidationError) -> str:
         known = sorted(_known_keys(error.schema, error.instance))
         return f"{where}: {error.message}; known keys here: {', '.join(known)}"
     return f"{where}: {error.message}"
+
+
+def _describe_bad_name(where: str, name: Any) -> str:
+    if not isinstance(name, str):
+        return (
+            f"{where}: {name!r} is not a valid name; names are text of letters, digits and _ "
+            f"(quote it in YAML: '{name}')"
+        )
+    return (
+        f"{where}: {name!r} is not a valid name; names use only letters, digits and _ "
+        f"(e.g. {suggested_name(name, where)})"
+    )
+
+
+_SPOKEN_SYMBOLS = {"+": "plus", "#": "sharp", "&": "and", "@": "at", "%": "percent"}
+
+
+def suggested_name(name: str, mapping: str = "") -> str:
+    """A valid name close to ``name``: ``c++`` → ``c_plus_plus``, ``café`` → ``cafe``."""
+    text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    for symbol, word in _SPOKEN_SYMBOLS.items():
+        text = text.replace(symbol, f"_{word}_")
+    text = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", text)).strip("_")
+    return text or f"my_{mapping.rstrip('s') or 'name'}"
 
 
 def _known_keys(schema: dict, instance: Any) -> set[str]:
@@ -95,10 +125,19 @@ def check_references(config: dict) -> list[str]:
                 f"datasets; defined: {', '.join(datasets) or 'none'}"
             )
     for name, dataset in datasets.items():
-        if dataset.get("source") == "directory" and not dataset.get("directory"):
+        if dataset.get("source") != "directory":
+            continue
+        folder = dataset.get("directory")
+        if not folder:
             problems.append(
                 f"datasets.{name}.directory: source 'directory' needs a folder of class "
                 f"sub-folders; set datasets.{name}.directory or choose another source"
+            )
+        elif re.search(r"[{}<>]", folder):
+            problems.append(
+                f"datasets.{name}.directory: {folder!r} holds {{, }}, < or >, which Snakemake "
+                "reads as wildcards or path variables; rename the folder, or point at a "
+                "symbolic link to it whose path has none"
             )
     problems += _transfer_problems(config)
     for name in config.get("convert", {}).get("variants") or []:
@@ -158,6 +197,41 @@ def _init_chain_loops(start: str, variants: dict) -> bool:
     return False
 
 
+def folder_problems(config: dict) -> list[str]:
+    """Each ``source: directory`` folder exists here (relative paths: from the working directory).
+
+    Kept out of :func:`validate_config`, which only reads the config: Snakemake calls this
+    where it plans the jobs (rules/data.smk), not inside a remote job that may not mount the
+    folder, and tests can validate settings that name folders made later.
+    """
+    problems = []
+    for name, dataset in config.get("datasets", {}).items():
+        folder = dataset.get("directory")
+        if dataset.get("source") != "directory" or not folder:
+            continue
+        if not os.path.isdir(os.path.expanduser(folder)):
+            problems.append(
+                f"datasets.{name}.directory: {folder!r} is not a folder; point it at a folder "
+                "holding one sub-folder of images per class (a relative path starts at the "
+                f"working directory snakemake runs in, {os.getcwd()})"
+            )
+    return problems
+
+
+def check_folders(config: dict) -> None:
+    """Raise ConfigError when a ``source: directory`` folder is missing (see folder_problems)."""
+    problems = folder_problems(config)
+    if problems:
+        raise ConfigError(_invalid(problems))
+
+
+def _invalid(problems: list[str]) -> str:
+    return (
+        "config.yaml is invalid:\n  - " + "\n  - ".join(problems) + "\n"
+        "See the config reference in README.md (every key, its type and default)."
+    )
+
+
 def validate_config(config: dict, schema_path: str | Path) -> dict:
     """Fill defaults into ``config`` in place and raise ConfigError listing every problem."""
     schema = yaml.safe_load(Path(schema_path).read_text())
@@ -166,14 +240,25 @@ def validate_config(config: dict, schema_path: str | Path) -> dict:
     if not problems:
         problems = check_references(config)
     if problems:
-        raise ConfigError(
-            "config.yaml is invalid:\n  - " + "\n  - ".join(problems) + "\n"
-            "See the config reference in README.md (every key, its type and default)."
-        )
+        raise ConfigError(_invalid(problems))
     return config
+
+
+def canonical(value: Any) -> Any:
+    """``value`` with every mapping's keys sorted, recursively.
+
+    Snakemake compares a job's ``params`` by their ``repr``, and a dict's repr follows its
+    insertion order: without this, reordering config keys (or a default that validation
+    appended) would rerun jobs whose settings did not change.
+    """
+    if isinstance(value, dict):
+        return {key: canonical(value[key]) for key in sorted(value)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
 
 
 def config_hash(config: dict) -> str:
     """Short, order-independent fingerprint of the validated config, shown in the report."""
-    canonical = json.dumps(config, sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+    text = json.dumps(config, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]

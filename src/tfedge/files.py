@@ -8,12 +8,17 @@ from pathlib import Path
 from typing import Any
 
 
-def write_json(path: str | Path, payload: Any) -> None:
+def write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` beside ``path`` and move it into place: readers never see half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(json.dumps(payload, indent=2) + "\n")
+    partial.write_text(text, encoding="utf-8")
     partial.replace(path)
+
+
+def write_json(path: str | Path, payload: Any) -> None:
+    write_text(path, json.dumps(payload, indent=2) + "\n")
 
 
 def read_json(path: str | Path) -> Any:

@@ -6,6 +6,8 @@ written down once. Pure string functions: imported at parse time.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 RESULTS = "results"
 SPLITS = ("train", "validation", "test")
 
@@ -57,13 +59,45 @@ def converted_dir(variant: str, fmt: str) -> str:
     return f"{RESULTS}/converted/{variant}/{fmt}"
 
 
-def conversion(variant: str, fmt: str) -> str:
-    return f"{converted_dir(variant, fmt)}/conversion.json"
-
-
 def bench(variant: str, fmt: str) -> str:
     return f"{RESULTS}/bench/{variant}/{fmt}.json"
 
 
 def architectures() -> str:
     return f"{RESULTS}/architectures.json"
+
+
+def converted_variants(config: dict) -> list[str]:
+    """``convert.variants``: null converts every variant, an empty list none."""
+    chosen = config["convert"]["variants"]
+    return list(config["variants"]) if chosen is None else list(chosen)
+
+
+def report_inputs(config: dict) -> dict[str, dict]:
+    """Every result the report reads: kind → {key: path}, for the rule and the script alike.
+
+    The rule declares the paths; the report script pairs the same keys with the paths
+    Snakemake hands it (``staged``), which differ from these on remote storage, so neither
+    side rebuilds a path on its own.
+    """
+    runs = [(variant, seed) for variant in config["variants"] for seed in config["seeds"]]
+    formats = config["convert"]["formats"]
+    conversions = [(variant, fmt) for variant in converted_variants(config) for fmt in formats]
+    datasets = sorted({variant["dataset"] for variant in config["variants"].values()})
+    return {
+        "metrics": {run: metrics(*run) for run in runs},
+        "predictions": {run: predictions(*run) for run in runs},
+        "summaries": {run: model_file(*run, "train.json") for run in runs},
+        "histories": {run: model_file(*run, "history.csv") for run in runs},
+        "manifests": {dataset: manifest(dataset) for dataset in datasets},
+        "benchmarks": {conversion: bench(*conversion) for conversion in conversions},
+        "architectures": {"architectures": architectures()},
+    }
+
+
+def staged(keyed: dict[str, dict], files: Mapping[str, Sequence[str]]) -> dict[str, dict]:
+    """``report_inputs`` with each path replaced by the file Snakemake staged for it.
+
+    ``files`` holds, per kind, the job's input files in the order the rule declared them.
+    """
+    return {kind: dict(zip(entries, files[kind], strict=True)) for kind, entries in keyed.items()}

@@ -2,13 +2,16 @@
 
 A run keeps its checkpoints and partial logs in a work folder outside Snakemake's outputs
 (Snakemake deletes the outputs of a failed job); ``BackupAndRestore`` resumes from the last
-finished epoch when the job is run again. Only a finished run moves its files into place.
+finished epoch when the job is run again. The folder records the settings and data it was
+written with (settings.json) and is resumed only by the same ones; otherwise it is discarded.
+Only a finished run moves its files into place.
 Running out of memory halves the batch size and tries again (recorded in train.json).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import logging
 import math
 import resource
@@ -20,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from tfedge.data.pipeline import image_dataset
+from tfedge.data.records import sha256
 from tfedge.files import read_json, replace_dir, write_json
 from tfedge.keras_env import keras, tf, use_threads
 from tfedge.models import build_model, layer_table, load_model
@@ -29,6 +33,7 @@ from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_train
 log = logging.getLogger(__name__)
 
 OUT_OF_MEMORY = (tf.errors.ResourceExhaustedError, MemoryError)
+SETTINGS_RECORD = "settings.json"
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,99 @@ def finished_epochs(history_csv: Path) -> list[dict]:
     with history_csv.open() as stream:
         rows = {int(row["epoch"]): row for row in csv.DictReader(stream)}
     return [rows[epoch] for epoch in sorted(rows)]
+
+
+def data_identity(manifest: dict) -> dict:
+    """What of the manifest decides what a run learns: classes, image shape, split files."""
+    return {
+        "class_names": manifest["class_names"],
+        "image_size": manifest["image_size"],
+        "channels": manifest["channels"],
+        "splits": {
+            split: {"sha256": entry["sha256"], "count": entry["count"]}
+            for split, entry in manifest["splits"].items()
+        },
+    }
+
+
+def run_fingerprint(
+    variant: dict,
+    seed: int,
+    manifest: dict,
+    backbone_settings: dict | None,
+    init_from: InitFrom | None,
+) -> dict:
+    """Everything that decides what a work folder's checkpoint holds; resuming needs all of it.
+
+    The parent model is identified by its bytes, so retraining the parent invalidates its
+    fine-tuned children's checkpoints too.
+    """
+    return {
+        "variant": variant,
+        "backbone": backbone_settings,
+        "seed": seed,
+        "data": data_identity(manifest),
+        "init_from": sha256(init_from.model) if init_from is not None else None,
+    }
+
+
+def changed_keys(stored: dict, current: dict) -> list[str]:
+    return sorted(
+        key for key in stored.keys() | current.keys() if stored.get(key) != current.get(key)
+    )
+
+
+def describe_changes(stored: dict, current: dict) -> str:
+    """Why a stored fingerprint no longer matches, naming what changed (old → new)."""
+    reasons = []
+    for part, what in (("variant", "variant settings"), ("backbone", "backbone settings")):
+        old, new = stored.get(part) or {}, current.get(part) or {}
+        if old != new:
+            fields = [
+                f"{key}: {old.get(key)!r} → {new.get(key)!r}" for key in changed_keys(old, new)
+            ]
+            reasons.append(f"{what} changed ({', '.join(fields)})")
+    if stored.get("seed") != current.get("seed"):
+        reasons.append(f"the seed changed ({stored.get('seed')} → {current.get('seed')})")
+    if stored.get("data") != current.get("data"):
+        fields = changed_keys(stored.get("data") or {}, current.get("data") or {})
+        reasons.append(f"the training data changed (manifest: {', '.join(fields)})")
+    if stored.get("init_from") != current.get("init_from"):
+        reasons.append("the init_from model changed")
+    return "; ".join(reasons) or "the settings record has another format"
+
+
+def stale_reason(work: Path, fingerprint: dict) -> str | None:
+    """Why the state in ``work`` must not be resumed, or None when it may be (or there is none)."""
+    if not work.is_dir() or not any(work.iterdir()):
+        return None
+    record = work / SETTINGS_RECORD
+    if not record.is_file():
+        return "the folder has no settings record, so what wrote it is unknown"
+    try:
+        stored = read_json(record)
+    except ValueError:
+        return "its settings record is unreadable"
+    current = json.loads(json.dumps(fingerprint))  # as JSON reads it back: lists, not tuples
+    return None if stored == current else describe_changes(stored, current)
+
+
+def claim_work_folder(work: Path, fingerprint: dict, label: str) -> None:
+    """Keep ``work`` for a resume only if the same settings and data wrote it, then record them.
+
+    A checkpoint of other settings either fails to restore (other layer shapes) or silently
+    finishes a different run (e.g. fewer epochs than it already ran), so it is deleted and
+    training starts from scratch. The record is written before any state, so every folder a
+    killed job leaves says what it belongs to.
+    """
+    reason = stale_reason(work, fingerprint)
+    if reason is not None:
+        log.warning(
+            "%s: %s; discarding the checkpoint in %s and training from scratch", label, reason, work
+        )
+        shutil.rmtree(work)
+    work.mkdir(parents=True, exist_ok=True)
+    write_json(work / SETTINGS_RECORD, fingerprint)
 
 
 def write_history(rows: list[dict], path: str) -> None:
@@ -287,8 +385,9 @@ def train_variant(
     """Train, save, and return the summary written to ``outputs.summary`` (train.json)."""
     use_threads(threads)
     keras.utils.set_random_seed(seed)
-    work = Path(work_dir)
-    work.mkdir(parents=True, exist_ok=True)
+    work, manifest = Path(work_dir), read_json(manifest_path)
+    fingerprint = run_fingerprint(variant, seed, manifest, backbone_settings, init_from)
+    claim_work_folder(work, fingerprint, f"{name} seed {seed}")
     resumed_after = len(finished_epochs(work / "history.csv"))
     if resumed_after:
         log.info("%s seed %d: resuming after epoch %d", name, seed, resumed_after)
@@ -297,7 +396,7 @@ def train_variant(
         variant=variant,
         seed=seed,
         manifest_path=manifest_path,
-        manifest=read_json(manifest_path),
+        manifest=manifest,
         work=work,
         backbone=resolve_backbone(variant, backbone_settings, init_from),
         init_from=init_from,

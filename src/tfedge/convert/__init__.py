@@ -1,8 +1,10 @@
 """Convert a trained SavedModel into inference formats, recording what happened and why.
 
-Every conversion writes ``conversion.json``: ``status`` is ``ok`` (the model file is beside
-it), ``skipped`` (this machine cannot produce the format; ``reason`` says why) or ``failed``
-(the converter raised; ``reason`` holds its message). No placeholder model is ever written.
+Every conversion produces one folder (the convert rule's output) holding ``conversion.json``:
+``status`` is ``ok`` (the format's model file is beside it), ``skipped`` (this machine cannot
+produce the format; ``reason`` says why) or ``failed`` (the converter raised; ``reason`` holds
+its message). No placeholder model is ever written. The folder is built under a temporary
+name and moved into place, so a dying job leaves no half-converted model.
 """
 
 from __future__ import annotations
@@ -11,22 +13,16 @@ import logging
 import shutil
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
-from tfedge.files import read_json, write_json
+from tfedge.files import read_json, replace_dir, write_json
+from tfedge.formats import FORMATS, RECORD, TRAINED_MODEL, Format
 
 log = logging.getLogger(__name__)
 
-ARTIFACTS = {"onnx": "model.onnx", "tensorrt": "model.engine", "tflite": "model.tflite"}
-
-
-def family(fmt: str) -> str:
-    """``tflite_int8`` → ``tflite``; ``savedmodel`` stays itself."""
-    return fmt.split("_", 1)[0]
-
-
-def precision(fmt: str) -> str:
-    return fmt.split("_", 1)[1] if "_" in fmt else "fp32"
+# (source model, artifact, format, settings, manifest) -> details for the record
+Converter = Callable[[Path, Path, Format, dict, str], dict]
 
 
 def size_on_disk(path: str | Path) -> int:
@@ -36,66 +32,103 @@ def size_on_disk(path: str | Path) -> int:
     return path.stat().st_size
 
 
-def _produce(fmt: str, savedmodel: str, out_dir: Path, settings: dict, inputs: dict) -> dict:
-    """Run the converter for ``fmt``; returns the record's format-specific fields."""
-    kind = family(fmt)
-    if kind == "savedmodel":
-        return {"artifact": str(Path(savedmodel).resolve()), "details": {"role": "reference"}}
-    artifact = out_dir / ARTIFACTS[kind]
-    if kind == "tflite":
-        from tfedge.convert.tflite import convert_tflite
+def _copy_reference(
+    source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str
+) -> dict:
+    """The SavedModel itself: the reference every other format is compared with.
 
-        details = convert_tflite(savedmodel, artifact, precision(fmt), settings, inputs["manifest"])
-    elif kind == "onnx":
-        from tfedge.convert.onnx import convert_onnx
-
-        details = convert_onnx(savedmodel, artifact, settings["onnx_opset"])
-    else:
-        from tfedge.convert import tensorrt
-
-        details = tensorrt.convert_from_onnx_record(
-            inputs["onnx_record"], artifact, precision(fmt), settings, inputs["manifest"]
-        )
-    return {"artifact": artifact.name, "details": details}
+    Snakemake's marker of a directory output stays behind: it is not part of the model.
+    """
+    shutil.copytree(source, artifact, ignore=shutil.ignore_patterns(".snakemake_timestamp"))
+    return {"role": "reference"}
 
 
-def skip_reason(fmt: str, inputs: dict) -> str | None:
-    """Why ``fmt`` cannot be produced here, or None."""
-    if family(fmt) != "tensorrt":
-        return None
+def _tflite(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
+    from tfedge.convert.tflite import convert_tflite
+
+    return convert_tflite(str(source), artifact, fmt.precision, settings, manifest)
+
+
+def _onnx(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
+    from tfedge.convert.onnx import convert_onnx
+
+    return convert_onnx(str(source), artifact, settings["onnx_opset"])
+
+
+def _tensorrt(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
+    from tfedge.convert.tensorrt import convert_from_onnx
+
+    return convert_from_onnx(source, artifact, fmt.precision, settings, manifest)
+
+
+CONVERTERS: dict[str, Converter] = {
+    "savedmodel": _copy_reference,
+    "tflite": _tflite,
+    "onnx": _onnx,
+    "tensorrt": _tensorrt,
+}
+
+
+def _tensorrt_unavailable() -> str | None:
     from tfedge.convert.tensorrt import unavailable_reason
 
-    reason = unavailable_reason()
-    if reason is None and read_json(inputs["onnx_record"])["status"] != "ok":
-        reason = "the ONNX conversion it builds from did not succeed"
+    return unavailable_reason()
+
+
+# Families that cannot run everywhere: why not here, or None.
+AVAILABILITY: dict[str, Callable[[], str | None]] = {"tensorrt": _tensorrt_unavailable}
+
+
+def skip_reason(fmt: Format, source: str) -> str | None:
+    """Why ``fmt`` cannot be produced here, or None."""
+    unavailable = AVAILABILITY.get(fmt.family)
+    reason = unavailable() if unavailable else None
+    builds_on_another = fmt.built_from != TRAINED_MODEL
+    if reason is None and builds_on_another and read_json(Path(source) / RECORD)["status"] != "ok":
+        reason = f"the {fmt.built_from} conversion it builds from did not succeed"
     return reason
 
 
-def convert(
-    variant: str, fmt: str, savedmodel: str, record_path: str, settings: dict, inputs: dict
-) -> dict:
-    """Produce ``fmt`` from ``savedmodel`` next to ``record_path`` and write the record.
+def source_model(fmt: Format, source: str) -> Path:
+    """The model a format converts: the trained SavedModel, or another format's model file."""
+    if fmt.built_from == TRAINED_MODEL:
+        return Path(source)
+    return Path(source) / FORMATS[fmt.built_from].model_file
 
-    ``inputs`` holds ``manifest`` (for calibration data) and, for TensorRT, ``onnx_record``.
+
+def _produce(fmt: Format, source: str, folder: Path, settings: dict, manifest: str) -> dict:
+    artifact = folder / fmt.model_file
+    details = CONVERTERS[fmt.family](source_model(fmt, source), artifact, fmt, settings, manifest)
+    return {"artifact": fmt.model_file, "details": details, "size_bytes": size_on_disk(artifact)}
+
+
+def convert(
+    variant: str, fmt: str, source: str, output_dir: str, settings: dict, manifest: str
+) -> dict:
+    """Produce format ``fmt`` from ``source`` into the folder ``output_dir`` and record it.
+
+    ``source`` is the trained SavedModel, or the converted folder of the format this one is
+    built from (TensorRT from ONNX); ``manifest`` locates the calibration images.
     """
-    out_dir = Path(record_path).parent
-    for stale in out_dir.glob("model.*"):
-        stale.unlink()
+    row = FORMATS[fmt]
+    partial = Path(output_dir + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     record = {"variant": variant, "format": fmt, "status": "ok", "reason": None}
     started = time.perf_counter()
-    reason = skip_reason(fmt, inputs)
+    reason = skip_reason(row, source)
     if reason is not None:
         record.update(status="skipped", reason=reason)
     else:
         try:
-            record.update(_produce(fmt, savedmodel, out_dir, settings, inputs))
-            artifact = Path(record["artifact"])
-            record["size_bytes"] = size_on_disk(out_dir / artifact)
+            record.update(_produce(row, source, partial, settings, manifest))
         except Exception as error:  # a converter's failure is a result, recorded with its message
             log.error("%s → %s failed:\n%s", variant, fmt, traceback.format_exc())
             record.update(status="failed", reason=f"{type(error).__name__}: {error}"[:500])
-            shutil.rmtree(out_dir / "work", ignore_errors=True)
+            shutil.rmtree(partial)
+            partial.mkdir()
     record["seconds"] = round(time.perf_counter() - started, 3)
     log.info("%s → %s: %s %s", variant, fmt, record["status"], record["reason"] or "")
-    write_json(record_path, record)
+    write_json(partial / RECORD, record)
+    replace_dir(partial, output_dir)
     return record

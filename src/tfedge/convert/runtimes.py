@@ -6,12 +6,13 @@ accuracy and timing code is the same for all formats.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
 
-from tfedge.convert import family
+from tfedge.formats import FORMATS
 
 
 class Runner(Protocol):
@@ -84,14 +85,20 @@ class OnnxRuntimeRunner:
         return self.session.run(None, {self.input_name: images.astype(np.float32)})[0]
 
 
-def open_runner(fmt: str, artifact: Path, threads: int) -> Runner:
-    kind = family(fmt)
-    if kind == "savedmodel":
-        return SavedModelRunner(artifact, threads)
-    if kind == "tflite":
-        return LiteRTRunner(artifact, threads)
-    if kind == "onnx":
-        return OnnxRuntimeRunner(artifact, threads)
+def _tensorrt_runner(artifact: Path, threads: int) -> Runner:
     from tfedge.convert.tensorrt import TensorRTRunner
 
     return TensorRTRunner(artifact)
+
+
+RUNNERS: dict[str, Callable[[Path, int], Runner]] = {
+    "savedmodel": SavedModelRunner,
+    "tflite": LiteRTRunner,
+    "onnx": OnnxRuntimeRunner,
+    "tensorrt": _tensorrt_runner,
+}
+
+
+def open_runner(fmt: str, artifact: Path, threads: int) -> Runner:
+    """The runtime of format ``fmt`` (tfedge.formats) with ``artifact`` loaded."""
+    return RUNNERS[FORMATS[fmt].family](artifact, threads)

@@ -192,10 +192,10 @@ def build_engine(
     engine_path.write_bytes(bytes(serialized))
 
 
-def convert_from_onnx_record(
-    onnx_record: str, artifact: Path, precision: str, settings: dict, manifest_path: str
+def convert_from_onnx(
+    onnx_path: Path, artifact: Path, precision: str, settings: dict, manifest_path: str
 ) -> dict:
-    """Build ``artifact`` from the ONNX conversion; returns version, GPU and profile."""
+    """Build ``artifact`` from the converted ONNX model; returns version, GPU and profile."""
     manifest = read_json(manifest_path)
     size = manifest["image_size"]
     image_shape = (size, size, manifest["channels"])
@@ -207,7 +207,6 @@ def convert_from_onnx_record(
 
         images = calibration_images(manifest_path, settings["calibration_images"])
         calibration = calibration_batches(images, limits["opt_batch"])
-    onnx_path = Path(onnx_record).parent / read_json(onnx_record)["artifact"]
     build_engine(onnx_path, artifact, precision, shapes, limits["workspace_mb"], calibration)
     return {
         "tensorrt_version": tensorrt_version(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,15 +35,17 @@ class Run:
         return self.predictions["predicted"] == self.predictions["labels"]
 
 
-def load_run(variant: str, seed: int) -> Run:
-    with np.load(paths.predictions(variant, seed)) as archive:
+def load_run(variant: str, seed: int, inputs: dict[str, dict]) -> Run:
+    """One run's files, found in ``inputs`` (tfedge.paths.report_inputs, staged)."""
+    key = (variant, seed)
+    with np.load(inputs["predictions"][key]) as archive:
         predictions = {name: archive[name] for name in archive.files}
     return Run(
         variant=variant,
         seed=seed,
-        summary=read_json(paths.model_file(variant, seed, "train.json")),
-        metrics=read_json(paths.metrics(variant, seed)),
-        history=pd.read_csv(paths.model_file(variant, seed, "history.csv")),
+        summary=read_json(inputs["summaries"][key]),
+        metrics=read_json(inputs["metrics"][key]),
+        history=pd.read_csv(inputs["histories"][key]),
         predictions=predictions,
     )
 
@@ -163,9 +166,9 @@ def variant_figures(name: str, runs: list[Run], class_names: list[str]) -> dict:
     }
 
 
-def conversion_rows(variant: str, formats: list[str], reference_accuracy: float, tolerance: float):
-    """One row per format: the benchmark's figures, speed-up vs SavedModel, tolerance flag."""
-    rows = [read_json(paths.bench(variant, fmt)) for fmt in formats]
+def conversion_rows(benchmarks: list[str], reference_accuracy: float, tolerance: float):
+    """One row per benchmark file: its figures, speed-up vs SavedModel, tolerance flag."""
+    rows = [read_json(path) for path in benchmarks]
     saved = next((r for r in rows if r["format"] == "savedmodel" and r["status"] == "ok"), None)
     for row in rows:
         if row["status"] != "ok":
@@ -181,13 +184,13 @@ def conversion_rows(variant: str, formats: list[str], reference_accuracy: float,
     return rows
 
 
-def conversions_context(config: dict, runs: dict) -> list[dict]:
+def conversions_context(config: dict, runs: dict, benchmarks: dict) -> list[dict]:
     convert = config["convert"]
-    names = convert["variants"] or list(config["variants"])
     tables = []
-    for name in names:
+    for name in paths.converted_variants(config):
         reference = runs[name][0].metrics["test_accuracy"]
-        rows = conversion_rows(name, convert["formats"], reference, convert["tolerance"])
+        files = [benchmarks[name, fmt] for fmt in convert["formats"]]
+        rows = conversion_rows(files, reference, convert["tolerance"])
         tables.append(
             {
                 "variant": name,
@@ -223,8 +226,8 @@ def reference_latency(rows: list[dict]) -> float:
     return saved[0]["latency_batch1"]["p50_ms"] if saved else 0.0
 
 
-def measured_notes(conversions: list[dict], architectures: dict) -> dict[int, str]:
-    """Sentences with this run's numbers, added under the answers they bear on (by number)."""
+def measured_notes(conversions: list[dict], architectures: dict) -> dict[str, str]:
+    """Sentences with this run's numbers, keyed by the id of the answer they bear on."""
     notes = {}
     timed = [t for t in conversions if any(r.get("speedup") for r in t["rows"])]
     if timed:
@@ -234,7 +237,7 @@ def measured_notes(conversions: list[dict], architectures: dict) -> dict[int, st
             {f"{r['status']}: {r['reason']}" if r["reason"] else r["status"]
              for t in conversions for r in t["rows"] if r["format"].startswith("tensorrt")}
         )  # fmt: skip
-        notes[2] = (
+        notes["tensorrt"] = (
             f"Measured here, for {heaviest['variant']} (the heaviest model converted): "
             f"{best['format']} ran {best['speedup']:.1f}× faster than the TensorFlow SavedModel "
             f"at batch 1 on this CPU, at {100 * best['test_accuracy']:.2f} % test accuracy. "
@@ -243,7 +246,7 @@ def measured_notes(conversions: list[dict], architectures: dict) -> dict[int, st
     by_name = {model["name"]: model for model in architectures["models"]}
     if {"googlenet", "mobilenet_v2"} <= set(by_name):
         google, mobile = by_name["googlenet"], by_name["mobilenet_v2"]
-        notes[4] = (
+        notes["mobilenet"] = (
             f"Measured here: GoogLeNet has {google['params'] / mobile['params']:.1f}× "
             f"MobileNetV2's parameters and {google['macs'] / mobile['macs']:.1f}× its "
             f"multiply-adds, and takes {google['latency_p50_ms'] / mobile['latency_p50_ms']:.1f}× "
@@ -253,31 +256,38 @@ def measured_notes(conversions: list[dict], architectures: dict) -> dict[int, st
     return notes
 
 
+QUESTION_ID = re.compile(r"^(?P<question>.*?)\s*\{#(?P<id>[a-z0-9_-]+)\}\s*$")
+
+
 def load_answers(answers_path: str | Path) -> list[dict]:
-    """``## Question`` sections of answers.md, rendered from Markdown (trusted project text)."""
+    """``## Question {#id}`` sections of answers.md, rendered from Markdown (trusted text)."""
     sections: list[dict] = []
-    for line in Path(answers_path).read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(Path(answers_path).read_text(encoding="utf-8").splitlines(), 1):
         if line.startswith("## "):
-            sections.append({"question": line[3:].strip(), "lines": []})
+            heading = QUESTION_ID.match(line[3:])
+            if heading is None:
+                raise ValueError(
+                    f"{answers_path}:{number}: a question needs an id, e.g. {{#tensorrt}}"
+                )
+            sections.append({**heading.groupdict(), "lines": []})
         elif sections:
             sections[-1]["lines"].append(line)
     return [
         {
+            "id": section["id"],
             "question": section["question"],
-            "anchor": f"answer-{number}",
+            "anchor": f"answer-{section['id']}",
             "html": markdown.markdown("\n".join(section["lines"])),
         }
-        for number, section in enumerate(sections, start=1)
+        for section in sections
     ]
 
 
-def collect_context(config: dict, answers_path: str | Path) -> dict:
+def collect_context(config: dict, inputs: dict[str, dict], answers_path: str | Path) -> dict:
+    """The template's context from ``inputs`` (tfedge.paths.report_inputs, staged) alone."""
     variants, seeds, baseline = config["variants"], config["seeds"], config["baseline"]
-    manifests = {
-        dataset: read_json(paths.manifest(dataset))
-        for dataset in sorted({variant["dataset"] for variant in variants.values()})
-    }
-    runs = {name: [load_run(name, seed) for seed in seeds] for name in variants}
+    manifests = {dataset: read_json(path) for dataset, path in inputs["manifests"].items()}
+    runs = {name: [load_run(name, seed, inputs) for seed in seeds] for name in variants}
     alpha = config["report"]["significance_level"]
     rows, figures = [], {}
     for name, variant in variants.items():
@@ -289,8 +299,8 @@ def collect_context(config: dict, answers_path: str | Path) -> dict:
             row["sentence"] = comparison_sentence(row, alpha)
         rows.append(row)
         figures[name] = variant_figures(name, runs[name], manifest["class_names"])
-    conversions = conversions_context(config, runs)
-    architectures = architectures_context(paths.architectures())
+    conversions = conversions_context(config, runs, inputs["benchmarks"])
+    architectures = architectures_context(inputs["architectures"]["architectures"])
     return {
         "title": config["report"]["title"],
         "baseline": baseline,

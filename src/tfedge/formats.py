@@ -1,0 +1,87 @@
+"""The inference formats, one row each: the single table the rules, converters and runners read.
+
+The rules take their wildcard patterns, conda environments and GPU requests from it, the
+convert rule its settings slice and its input, and ``tfedge.convert`` its dispatch. A new
+format is one row here plus its converter and runner (keyed by ``family``). Pure data:
+imported while Snakemake parses the workflow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+TRAINED_MODEL = "trained"  # ``built_from`` of formats converted from the training's SavedModel
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    family: str  # converter and runner: savedmodel | tflite | onnx | tensorrt
+    precision: str  # fp32 | fp16 | int8
+    runtime: str  # what runs it in the benchmark
+    environment: str  # conda environment (envs/<environment>.yaml) of its jobs
+    needs_gpu: bool
+    settings: tuple[str, ...]  # keys under ``convert`` its conversion reads
+    model_file: str  # the model inside the converted folder
+    built_from: str  # TRAINED_MODEL, or the format whose converted folder it builds on
+
+
+def _tflite(precision: str, settings: tuple[str, ...] = ()) -> Format:
+    return Format(
+        f"tflite_{precision}", "tflite", precision, "LiteRT", "tensorflow", False, settings,
+        "model.tflite", TRAINED_MODEL,
+    )  # fmt: skip
+
+
+def _tensorrt(precision: str, settings: tuple[str, ...] = ()) -> Format:
+    return Format(
+        f"tensorrt_{precision}", "tensorrt", precision, "TensorRT", "tensorrt", True,
+        ("tensorrt", *settings), "model.engine", "onnx",
+    )  # fmt: skip
+
+
+FORMATS: dict[str, Format] = {
+    row.name: row
+    for row in (
+        Format(
+            "savedmodel",
+            "savedmodel",
+            "fp32",
+            "TensorFlow",
+            "tensorflow",
+            False,
+            (),
+            "savedmodel",
+            TRAINED_MODEL,
+        ),  # fmt: skip
+        _tflite("fp32"),
+        _tflite("fp16"),
+        _tflite("int8", ("calibration_images", "tflite_int8_io")),
+        Format(
+            "onnx",
+            "onnx",
+            "fp32",
+            "ONNX Runtime",
+            "tensorflow",
+            False,
+            ("onnx_opset",),
+            "model.onnx",
+            TRAINED_MODEL,
+        ),  # fmt: skip
+        _tensorrt("fp32"),
+        _tensorrt("fp16"),
+        _tensorrt("int8", ("calibration_images",)),
+    )
+}
+
+RECORD = "conversion.json"  # what happened, inside every converted folder
+
+
+def pattern(environment: str) -> str:
+    """Wildcard regex matching exactly the formats whose jobs run in ``environment``."""
+    return "|".join(name for name, row in FORMATS.items() if row.environment == environment)
+
+
+def settings_slice(name: str, convert_settings: dict) -> dict:
+    """Only the ``convert`` keys this format reads, so other edits do not rerun it."""
+    return {key: convert_settings[key] for key in sorted(FORMATS[name].settings)}

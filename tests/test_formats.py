@@ -1,0 +1,41 @@
+"""The format table is the one description of the inference formats the rules and code use."""
+
+from __future__ import annotations
+
+import yaml
+
+from tfedge.convert import CONVERTERS
+from tfedge.convert.runtimes import RUNNERS
+from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
+
+from .conftest import SCHEMA, tiny_config, validated
+
+
+def convert_schema() -> dict:
+    return yaml.safe_load(SCHEMA.read_text())["properties"]["convert"]["properties"]
+
+
+def test_the_schema_offers_exactly_the_table_s_formats():
+    assert convert_schema()["formats"]["items"]["enum"] == list(FORMATS)
+
+
+def test_every_format_has_a_converter_a_runner_and_known_settings():
+    keys = set(convert_schema())
+    for row in FORMATS.values():
+        assert row.family in CONVERTERS and row.family in RUNNERS, row.name
+        assert set(row.settings) <= keys, row.name
+        assert row.built_from == TRAINED_MODEL or row.built_from in FORMATS, row.name
+
+
+def test_rule_patterns_split_the_formats_and_only_tensorrt_jobs_need_a_gpu():
+    cpu, gpu = pattern("tensorflow").split("|"), pattern("tensorrt").split("|")
+    assert sorted(cpu + gpu) == sorted(FORMATS)
+    assert all(FORMATS[name].needs_gpu for name in gpu)
+    assert not any(FORMATS[name].needs_gpu for name in cpu)
+
+
+def test_a_format_s_settings_are_only_the_keys_it_reads():
+    convert = validated(tiny_config())["convert"]
+    assert settings_slice("tflite_fp32", convert) == {}
+    assert settings_slice("onnx", convert) == {"onnx_opset": 17}
+    assert list(settings_slice("tensorrt_int8", convert)) == ["calibration_images", "tensorrt"]

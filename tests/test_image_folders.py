@@ -1,0 +1,203 @@
+"""A ``source: directory`` image folder is an input: editing it reruns prepare_data, and only then.
+
+One real run prepares a small folder of PNGs; each case edits a copy of that run (mtimes
+kept) and asks a dry run what it would do.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from tfedge.data.fingerprint import folder_entries, folder_fingerprint, images_fingerprint
+
+from .conftest import BUCKET
+from .snakemake_runs import copy_workflow, job_blocks, s3_env, s3_storage, snakemake
+
+pytestmark = pytest.mark.workflow
+
+MANIFEST = "results/data/own/manifest.json"
+PREPARE = ("prepare_data", "dataset=own")
+CLASSES = ("ant", "bee", "cat")
+
+# `directory` is relative to the working directory, so a copied run points at its own
+# copy of the images with an unchanged config.
+CONFIG = {
+    "baseline": "mlp",
+    "datasets": {
+        "own": {"source": "directory", "directory": "images"},
+        "digits": {"source": "bundled", "max_per_class": 5},
+    },
+    "variants": {"mlp": {"dataset": "own", "model": "mlp", "epochs": 1}},
+}
+
+
+def write_png(path: Path, seed: int | None = None) -> None:
+    """A 28x28 grey image: random pixels from ``seed``, or flat grey (a much smaller file)."""
+    if seed is None:
+        pixels = np.full((28, 28), 128, np.uint8)
+    else:
+        pixels = np.random.default_rng(seed).integers(0, 256, (28, 28), dtype=np.uint8)
+    Image.fromarray(pixels).save(path)
+
+
+def make_images(root: Path) -> Path:
+    for index, name in enumerate(CLASSES):
+        (root / name).mkdir(parents=True)
+        for number in range(12):
+            write_png(root / name / f"{number}.png", seed=100 * index + number)
+    return root
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory) -> Path:
+    """A workflow copy whose prepare_data ran once on ./images (3 classes x 12 PNGs)."""
+    workdir = copy_workflow(tmp_path_factory.mktemp("prepared"), CONFIG)
+    make_images(workdir / "images")
+    result = snakemake(workdir, "--cores", "1", MANIFEST)
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+@pytest.fixture
+def run(prepared, tmp_path) -> Path:
+    """A copy of the prepared run, images included; copytree keeps every file's mtime."""
+    return Path(shutil.copytree(prepared, tmp_path / "run", symlinks=True))
+
+
+def plan(
+    workdir: Path, *args: str, target: str = MANIFEST, env: dict | None = None
+) -> dict[tuple[str, str], str]:
+    """(rule, wildcards) → job block of what ``snakemake -n target`` would run."""
+    result = snakemake(workdir, target, "-n", *args, env=env)
+    assert result.returncode == 0, result.stderr[-5000:] + result.stdout[-5000:]
+    return job_blocks(result.stdout + result.stderr)
+
+
+def test_an_untouched_folder_plans_nothing(run):
+    assert plan(run) == {}
+
+
+def test_an_added_image_reruns_prepare_data(run):
+    write_png(run / "images" / "ant" / "12.png", seed=999)
+    assert set(plan(run)) == {PREPARE}
+
+
+def test_a_removed_image_reruns_prepare_data(run):
+    (run / "images" / "bee" / "3.png").unlink()
+    assert set(plan(run)) == {PREPARE}
+
+
+def test_an_image_replaced_under_the_same_mtime_reruns_prepare_data(run):
+    image = run / "images" / "cat" / "5.png"
+    old = image.stat()
+    write_png(image)  # other bytes, same name
+    os.utime(image, ns=(old.st_atime_ns, old.st_mtime_ns))
+    new = image.stat()
+    assert new.st_mtime_ns == old.st_mtime_ns and new.st_size != old.st_size
+    assert set(plan(run)) == {PREPARE}
+
+
+def test_reordered_dataset_keys_plan_nothing(run):
+    def reversed_keys(value):
+        if isinstance(value, dict):
+            return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+        return value
+
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    (run / "config.yaml").write_text(yaml.safe_dump(reversed_keys(config), sort_keys=False))
+    assert list(yaml.safe_load((run / "config.yaml").read_text())["datasets"]["own"]) == [
+        "source",
+        "directory",
+    ]
+    assert plan(run) == {}
+
+
+def test_a_missing_folder_is_a_config_error_before_any_job(run):
+    shutil.rmtree(run / "images")
+    result = snakemake(run, MANIFEST, "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert "  - datasets.own.directory: 'images' is not a folder; " in output, output
+    assert "rule prepare_data:" not in output
+
+
+def test_only_directory_datasets_have_a_folder_input(run):
+    digits = plan(run, target="results/data/digits/manifest.json")
+    assert "input:" not in digits["prepare_data", "dataset=digits"]
+    write_png(run / "images" / "ant" / "12.png", seed=999)
+    assert "    input: images\n" in plan(run)[PREPARE]
+
+
+def test_default_s3_storage_leaves_the_image_folder_local(run, s3_endpoint):
+    blocks = plan(run, *s3_storage(s3_endpoint, BUCKET), env=s3_env())
+    block = blocks[PREPARE]  # nothing in the bucket yet: prepare_data is planned
+    assert f"s3://{BUCKET}/results/data/own/manifest.json" in block
+    assert "    input: images\n" in block, block
+
+
+# --- the fingerprint itself ------------------------------------------------------------
+
+
+def test_fingerprint_changes_with_any_file_path_size_or_mtime(tmp_path):
+    root = make_images(tmp_path / "images")
+    seen = {folder_fingerprint(root)}
+    image = root / "ant" / "0.png"
+    stat = image.stat()
+    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
+    seen.add(folder_fingerprint(root))
+    image.rename(root / "ant" / "0b.png")
+    seen.add(folder_fingerprint(root))
+    (root / "bee" / "nested").mkdir()
+    (root / "bee" / "nested" / "x.png").write_bytes(b"")
+    seen.add(folder_fingerprint(root))
+    (root / "bee" / "nested" / "x.png").write_bytes(b"!")
+    os.utime(root / "bee" / "nested" / "x.png", ns=(0, 0))
+    seen.add(folder_fingerprint(root))
+    (root / "bee" / "nested" / "x.png").write_bytes(b"?")
+    os.utime(root / "bee" / "nested" / "x.png", ns=(0, 0))
+    assert folder_fingerprint(root) in seen  # same size and time: a stat cannot tell
+    assert len(seen) == 5
+
+
+def test_fingerprint_of_a_copy_with_kept_mtimes_is_the_same(tmp_path):
+    root = make_images(tmp_path / "images")
+    copy = shutil.copytree(root, tmp_path / "elsewhere" / "images")
+    assert folder_fingerprint(copy) == folder_fingerprint(root)
+    assert [entry[0] for entry in folder_entries(root)][:2] == ["ant/0.png", "ant/1.png"]
+
+
+def test_fingerprint_reads_no_file(tmp_path, monkeypatch):
+    root = make_images(tmp_path / "images")
+    expected = folder_fingerprint(root)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError(f"opened {args[0]!r}")
+
+    monkeypatch.setattr(builtins, "open", refuse)
+    monkeypatch.setattr(os, "open", refuse)
+    assert folder_fingerprint(root) == expected
+
+
+def test_fingerprint_survives_link_loops_and_broken_links(tmp_path):
+    root = make_images(tmp_path / "images")
+    (root / "ant" / "loop").symlink_to(root)
+    (root / "ant" / "gone.png").symlink_to(tmp_path / "nothing.png")
+    paths = [entry[0] for entry in folder_entries(root)]
+    assert "ant/gone.png" in paths and not any(path.startswith("ant/loop/") for path in paths)
+    with pytest.raises(NotADirectoryError, match="is not a folder"):
+        folder_fingerprint(tmp_path / "nothing")
+
+
+def test_only_directory_datasets_get_a_fingerprint(tmp_path):
+    root = make_images(tmp_path / "images")
+    settings = {"source": "directory", "directory": str(root)}
+    assert images_fingerprint(settings) == folder_fingerprint(root)
+    assert images_fingerprint({"source": "bundled", "directory": str(root)}) is None
