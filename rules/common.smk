@@ -73,9 +73,8 @@ def conversion_source(wildcards):
 
 
 def every_conversion(path_of):
-    """path_of(variant, format) for every converted variant and format in the config."""
-    formats = config["convert"]["formats"]
-    return [path_of(v, f) for v in paths.converted_variants(config) for f in formats]
+    """path_of(variant, format) for every conversion the config asks for."""
+    return [path_of(*conversion) for conversion in paths.conversions(config)]
 
 
 def report_input_files(wildcards):

@@ -11,7 +11,7 @@ with job_log(smk.log[0]):
     keyed = report_inputs(smk.params.config)
     build_report(
         config=smk.params.config,
-        inputs=staged(keyed, {kind: list(getattr(smk.input, kind)) for kind in keyed}),
+        inputs=staged(keyed, {kind: list(getattr(smk.input, kind, [])) for kind in keyed}),
         template_path=smk.input.template,
         answers_path=smk.input.answers,
         output_path=smk.output[0],

@@ -261,6 +261,7 @@ def test_slurm_profile_sends_tensorrt_jobs_to_the_gpu_partition(tiny_workflow):
         assert f"slurm_partition={partition}" in line, (rule, line)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
 def test_kubernetes_profile_plans_the_full_dag_against_s3(
     tiny_workflow, local_plan, s3_endpoint, flag

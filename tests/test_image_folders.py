@@ -21,7 +21,7 @@ from tfedge.data.fingerprint import folder_entries, folder_fingerprint, images_f
 from .conftest import BUCKET
 from .snakemake_runs import copy_workflow, job_blocks, s3_env, s3_storage, snakemake
 
-pytestmark = pytest.mark.workflow
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 MANIFEST = "results/data/own/manifest.json"
 PREPARE = ("prepare_data", "dataset=own")

@@ -99,6 +99,7 @@ def train_flowers(manifest, folder, name, init_from=None, **overrides):
     )
 
 
+@pytest.mark.slow
 def test_frozen_head_on_cached_features_is_the_saved_full_model(tiny_flowers, tmp_path):
     from tfedge.data.pipeline import image_dataset
     from tfedge.models import load_model
@@ -119,6 +120,7 @@ def test_frozen_head_on_cached_features_is_the_saved_full_model(tiny_flowers, tm
     )
 
 
+@pytest.mark.slow
 def test_finetuning_starts_from_the_frozen_run_and_trains_the_top(tiny_flowers, tmp_path):
     from tfedge.models import load_model
     from tfedge.train import InitFrom

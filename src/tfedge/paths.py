@@ -73,6 +73,12 @@ def converted_variants(config: dict) -> list[str]:
     return list(config["variants"]) if chosen is None else list(chosen)
 
 
+def conversions(config: dict) -> list[tuple[str, str]]:
+    """(variant, format) of every conversion the config asks for."""
+    formats = config["convert"]["formats"]
+    return [(variant, fmt) for variant in converted_variants(config) for fmt in formats]
+
+
 def report_inputs(config: dict) -> dict[str, dict]:
     """Every result the report reads: kind → {key: path}, for the rule and the script alike.
 
@@ -81,8 +87,6 @@ def report_inputs(config: dict) -> dict[str, dict]:
     side rebuilds a path on its own.
     """
     runs = [(variant, seed) for variant in config["variants"] for seed in config["seeds"]]
-    formats = config["convert"]["formats"]
-    conversions = [(variant, fmt) for variant in converted_variants(config) for fmt in formats]
     datasets = sorted({variant["dataset"] for variant in config["variants"].values()})
     return {
         "metrics": {run: metrics(*run) for run in runs},
@@ -90,7 +94,7 @@ def report_inputs(config: dict) -> dict[str, dict]:
         "summaries": {run: model_file(*run, "train.json") for run in runs},
         "histories": {run: model_file(*run, "history.csv") for run in runs},
         "manifests": {dataset: manifest(dataset) for dataset in datasets},
-        "benchmarks": {conversion: bench(*conversion) for conversion in conversions},
+        "benchmarks": {conversion: bench(*conversion) for conversion in conversions(config)},
         "architectures": {"architectures": architectures()},
     }
 
