@@ -226,6 +226,18 @@ def test_reader_refuses_views_past_the_end_of_their_storage(tmp_path):
         load_state_dict(path)
 
 
+def test_reader_refuses_views_that_repeat_their_storage(tmp_path):
+    """Zero strides over 4 bytes would ask for 4 TiB; the reader refuses before allocating."""
+    from tfedge.models.pth_reader import load_state_dict
+
+    path = tmp_path / "repeat.pth"
+    huge = (1 << 20, 1 << 20, 1 << 10)
+    data_pkl = _state_dict_pickle({"repeat": _tensor("0", 1, 0, huge, (0, 0, 0))})
+    _zip_checkpoint(path, data_pkl, {"0": np.zeros(1, "<f4").tobytes()}, "archive")
+    with pytest.raises(ValueError, match="more than its storage of 1"):
+        load_state_dict(path)
+
+
 class _Payload:
     """Pickles as a call of ``function(argument)``: what a malicious checkpoint smuggles in."""
 

@@ -164,3 +164,16 @@ def test_comparison_sentences_follow_the_numbers():
     assert sentence(0.89, False).startswith("cnn does not beat mlp")
     assert sentence(0.95, True, unfrozen=True).startswith("Unfreezing helped: cnn 95.00 % vs mlp")
     assert sentence(0.89, False, unfrozen=True).startswith("Unfreezing did not help")
+
+
+def test_names_are_drawn_as_written_not_as_maths():
+    """A class folder named ``a$^$b`` once crashed the report: matplotlib read it as TeX."""
+    import base64
+
+    from tfedge.report import plots
+
+    names = ["a$^$b", "x_1$", "$\\alpha$"]
+    uri = plots.confusion_matrix([[1, 0, 0], [0, 1, 0], [0, 0, 1]], names, "v$1$ (seed 0)")
+    svg = base64.b64decode(uri.split(",", 1)[1]).decode()
+    for text in [*names, "v$1$ (seed 0)"]:
+        assert text in svg, text

@@ -26,6 +26,7 @@ checking the view stays inside its storage, then copies it into its own contiguo
 from __future__ import annotations
 
 import io
+import math
 import os
 import pickle
 import struct
@@ -205,6 +206,11 @@ def _materialise(ref: _TensorRef, storage: np.ndarray) -> np.ndarray:
     last = ref.offset + sum((n - 1) * s for n, s in zip(size, stride))
     if last >= storage.size:
         raise ValueError(f"tensor view {ref} runs past its storage of {storage.size} elements")
+    if math.prod(size) > storage.size:  # zero strides would repeat a few bytes into terabytes
+        raise ValueError(
+            f"tensor view {ref} holds {math.prod(size)} elements, more than its storage of "
+            f"{storage.size}; a checkpoint of weights never repeats its storage"
+        )
     view = np.lib.stride_tricks.as_strided(
         storage[ref.offset :], shape=size, strides=[s * storage.itemsize for s in stride]
     )

@@ -12,7 +12,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-plt.rcParams.update({"svg.fonttype": "none", "font.size": 9, "axes.grid": True})
+# Names come from users' folders and configs: draw them as written, never as TeX maths.
+plt.rcParams.update(
+    {"svg.fonttype": "none", "font.size": 9, "axes.grid": True, "text.parse_math": False}
+)
 
 
 def svg_data_uri(figure) -> str:
