@@ -2,9 +2,9 @@
 from tfedge.config import canonical, check_folders
 from tfedge.data.fingerprint import image_folders, images_fingerprint
 
-# A missing image folder is a config error before any job runs. A remote job (SLURM,
-# Kubernetes) reads the workflow again where the folder need not be mounted; the job that
-# does read it still names the field when it is missing.
+# A missing image folder is a config error before any job runs. Only where jobs are
+# planned: a remote job (SLURM, Kubernetes) reads the workflow again where the folder need
+# not be mounted; prepare_data itself needs it at the same path.
 if not workflow.remote_exec:
     check_folders(config)
 
