@@ -1,22 +1,28 @@
 # make report: set up .venv on first use, then run the whole workflow.
 # make test:   the same set-up, then the test suite.
+# make report CONFIG=my.yaml: run my.yaml alone, in place of config.yaml (checked first).
 VENV ?= .venv
 CORES ?= 1
+CONFIG ?=
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
+# Snakemake merges --configfile over config.yaml unless told to replace it. The target goes
+# before --configfile, which takes several values and would swallow it.
+OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config)
+CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&)
 .PHONY: report test lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
-	$(BIN)/snakemake --cores $(CORES) report
+	$(CHECK_CONFIG) $(BIN)/snakemake --cores $(CORES) report $(OWN_CONFIG)
 
 test: $(STAMP) system-data
 	$(BIN)/pytest
 
 dry-run: $(STAMP)
-	$(BIN)/snakemake -n report
+	$(CHECK_CONFIG) $(BIN)/snakemake -n report $(OWN_CONFIG)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests benchmarks

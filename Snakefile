@@ -1,5 +1,12 @@
 # tfedge: train → evaluate → convert → benchmark → report for TensorFlow image classifiers.
 # The experiment lives in config.yaml; the rules live in rules/.
+from pathlib import Path
+
+from tfedge.config_files import read_config_file
+
+# Snakemake's own message for a YAML syntax error names no line; this one does.
+if Path("config.yaml").exists():
+    read_config_file("config.yaml")
 
 
 configfile: "config.yaml"

@@ -4,9 +4,24 @@ from pathlib import Path
 
 from tfedge import paths
 from tfedge.config import canonical, validate_config
+from tfedge.config_files import config_sources, describe_sources
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
 
-validate_config(config, Path(workflow.basedir) / "schemas" / "config.schema.yaml")
+# What the config came from, for error messages: config.yaml, a --configfile merged over
+# it, or (with --replace-workflow-config) the --configfile alone.
+CONFIG_SOURCE = describe_sources(
+    config_sources(
+        "config.yaml",
+        workflow.overwrite_configfiles,
+        workflow.config_settings.replace_workflow_config,
+    ),
+    command_line_values=bool(workflow.config_settings.config),
+)
+validate_config(
+    config,
+    Path(workflow.basedir) / "schemas" / "config.schema.yaml",
+    source=CONFIG_SOURCE,
+)
 
 SEEDS = config["seeds"]
 VARIANTS = config["variants"]

@@ -6,7 +6,7 @@ from tfedge.data.fingerprint import image_folders, images_fingerprint
 # planned: a remote job (SLURM, Kubernetes) reads the workflow again where the folder need
 # not be mounted; prepare_data itself needs it at the same path.
 if not workflow.remote_exec:
-    check_folders(config)
+    check_folders(config, CONFIG_SOURCE)
 
 
 rule prepare_data:

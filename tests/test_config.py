@@ -7,7 +7,7 @@ import copy
 import pytest
 import yaml
 
-from tfedge.config import ConfigError, check_folders, config_hash, folder_problems
+from tfedge.config import ConfigError, baselines, check_folders, config_hash, folder_problems
 
 from .conftest import ROOT, tiny_config, validated
 
@@ -67,7 +67,52 @@ BAD_CONFIGS = {
     "baseline not a variant": (
         lambda c: c.update(baseline="resnet50"),
         "baseline",
-        "'resnet50' is not a variant",
+        "'resnet50' is not a variant; choose one of: mlp_baseline, cnn, frozen, finetuned",
+    ),
+    "dataset's baseline not a variant": (
+        lambda c: c.update(baseline={"mnist": "resnet50"}),
+        "baseline.mnist",
+        "'resnet50' is not a variant; choose one of the mnist variants: mlp_baseline, cnn",
+    ),
+    "baseline of an unknown dataset": (
+        lambda c: c.update(baseline={"imagenet": "cnn"}),
+        "baseline.imagenet",
+        "'imagenet' is not a dataset; key each baseline by one of: mnist, flowers",
+    ),
+    "baseline from another dataset": (
+        lambda c: c.update(baseline={"mnist": "cnn", "flowers": "cnn"}),
+        "baseline.flowers",
+        "'cnn' trains on mnist, not flowers; choose one of the flowers variants: frozen, finetuned",
+    ),
+    "baseline for a dataset no variant trains on": (
+        lambda c: c.update(datasets={**c["datasets"], "cifar": {}}, baseline={"cifar": "cnn"}),
+        "baseline.cifar",
+        "'cnn' trains on mnist, not cifar; no variant trains on cifar; remove baseline.cifar",
+    ),
+    "baseline neither name nor mapping": (
+        lambda c: c.update(baseline=5),
+        "baseline",
+        "5 is neither a variant name nor a mapping dataset: variant (e.g. baseline: ",
+    ),
+    "baseline an empty mapping": (
+        lambda c: c.update(baseline={}),
+        "baseline",
+        "{} is neither a variant name nor a mapping dataset: variant",
+    ),
+    "baseline named c++": (
+        lambda c: c.update(baseline="c++"),
+        "baseline",
+        f"'c++' {NAME_RULE} (e.g. c_plus_plus)",
+    ),
+    "baseline keyed by a bad dataset name": (
+        lambda c: c.update(baseline={"mn-ist": "cnn"}),
+        "baseline",
+        f"'mn-ist' {NAME_RULE} (e.g. mn_ist)",
+    ),
+    "dataset's baseline with a bad name": (
+        lambda c: c.update(baseline={"mnist": "c++"}),
+        "baseline.mnist",
+        f"'c++' {NAME_RULE} (e.g. c_plus_plus)",
     ),
     "unknown source": (
         lambda c: c["datasets"]["mnist"].update(source="internet"),
@@ -230,6 +275,27 @@ def test_unknown_model_is_reported_once_not_as_unexpected_keys():
     with pytest.raises(ConfigError) as caught:
         validated(mutate(lambda c: c["variants"]["cnn"].update(model="resnet")))
     assert "unexpected" not in str(caught.value)
+
+
+def test_a_bad_baseline_is_one_line_not_jsonschemas_any_of_the_given_schemas():
+    for baseline in (5, {"mnist": "c++"}):
+        with pytest.raises(ConfigError) as caught:
+            validated(mutate(lambda c, b=baseline: c.update(baseline=b)))
+        problems = [line for line in str(caught.value).splitlines() if line.startswith("  - ")]
+        assert len(problems) == 1 and "any of the given schemas" not in problems[0], problems
+
+
+def test_one_baseline_name_serves_its_own_dataset():
+    config = validated(mutate(lambda c: c.update(baseline="frozen")))
+    assert baselines(config) == {"flowers": "frozen"}
+
+
+def test_a_baseline_mapping_gives_each_dataset_its_own():
+    config = validated(mutate(lambda c: c.update(baseline={"flowers": "frozen", "mnist": "cnn"})))
+    assert baselines(config) == {"flowers": "frozen", "mnist": "cnn"}
+    assert baselines(validated(mutate(lambda c: c.update(baseline={"mnist": "cnn"})))) == {
+        "mnist": "cnn"
+    }
 
 
 def test_names_of_letters_digits_and_underscores_pass():

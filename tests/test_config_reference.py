@@ -47,7 +47,7 @@ def test_every_key_has_a_type_default_and_meaning():
     ("key", "kind", "default"),
     [
         ("seeds", "array of integer", "`[0]`"),
-        ("baseline", "string", "required"),
+        ("baseline", "string or object", "required"),
         ("datasets.<name>.source", '"auto" \\| "tfds" \\| "directory" \\| "bundled"', "`auto`"),
         ("variants.<name>.hidden_units", "integer", "`128`"),
         ("convert.tensorrt.workspace_mb", "integer", "`2048`"),

@@ -26,6 +26,7 @@ pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 MANIFEST = "results/data/own/manifest.json"
 PREPARE = ("prepare_data", "dataset=own")
 CLASSES = ("ant", "bee", "cat")
+PER_CLASS = 14  # the fewest the default validation and test fractions accept
 
 # `directory` is relative to the working directory, so a copied run points at its own
 # copy of the images with an unchanged config.
@@ -51,14 +52,14 @@ def write_png(path: Path, seed: int | None = None) -> None:
 def make_images(root: Path) -> Path:
     for index, name in enumerate(CLASSES):
         (root / name).mkdir(parents=True)
-        for number in range(12):
+        for number in range(PER_CLASS):
             write_png(root / name / f"{number}.png", seed=100 * index + number)
     return root
 
 
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory) -> Path:
-    """A workflow copy whose prepare_data ran once on ./images (3 classes x 12 PNGs)."""
+    """A workflow copy whose prepare_data ran once on ./images (3 classes x 14 PNGs)."""
     workdir = copy_workflow(tmp_path_factory.mktemp("prepared"), CONFIG)
     make_images(workdir / "images")
     result = snakemake(workdir, "--cores", "1", MANIFEST)
@@ -86,7 +87,7 @@ def test_an_untouched_folder_plans_nothing(run):
 
 
 def test_an_added_image_reruns_prepare_data(run):
-    write_png(run / "images" / "ant" / "12.png", seed=999)
+    write_png(run / "images" / "ant" / "added.png", seed=999)
     assert set(plan(run)) == {PREPARE}
 
 
@@ -132,7 +133,7 @@ def test_a_missing_folder_is_a_config_error_before_any_job(run):
 def test_only_directory_datasets_have_a_folder_input(run):
     digits = plan(run, target="results/data/digits/manifest.json")
     assert "input:" not in digits["prepare_data", "dataset=digits"]
-    write_png(run / "images" / "ant" / "12.png", seed=999)
+    write_png(run / "images" / "ant" / "added.png", seed=999)
     assert "    input: images\n" in plan(run)[PREPARE]
 
 

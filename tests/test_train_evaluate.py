@@ -82,10 +82,10 @@ def test_evaluation_metrics_and_predictions_agree(trained_mlp, tiny_mnist, tmp_p
     )
     predictions = np.load(predictions_path)
     labels, predicted = predictions["labels"], predictions["predicted"]
-    assert metrics["variant"] == "mlp_baseline" and metrics["test_count"] == len(labels) == 40
+    assert metrics["variant"] == "mlp_baseline" and metrics["test_count"] == len(labels) == 1000
     assert metrics["test_accuracy"] == pytest.approx(np.mean(labels == predicted))
     matrix = np.array(metrics["confusion_matrix"])
-    assert matrix.sum() == 40 and np.trace(matrix) == np.sum(labels == predicted)
+    assert matrix.sum() == 1000 and np.trace(matrix) == np.sum(labels == predicted)
     recall_of_0 = metrics["per_class"][0]["recall"]
     assert recall_of_0 == pytest.approx(matrix[0, 0] / matrix[0].sum())
     wrong = predictions["misclassified_index"]

@@ -84,6 +84,7 @@ def test_report_is_self_contained_and_flags_the_stand_in(tiny_run):
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert html.count("data:image/svg+xml;base64,") >= 3 * 2  # curves, confusion, errors
     assert 'id="baseline-layers"' in html and "Flatten" in html
+    assert 'id="baseline-layers-frozen"' in html  # tiny.yaml gives flowers its own baseline
     assert "McNemar" in html and 'id="environment-table"' in html
 
 
@@ -138,10 +139,17 @@ def test_report_says_whether_unfreezing_helped(tiny_run):
 def test_manifest_records_the_source_and_counts(tiny_run):
     manifest = json.loads((tiny_run / "results/data/mnist/manifest.json").read_text())
     assert manifest["source_used"] == "bundled"
+    # max_per_class (40) caps train only: 5,000 digits → test 1,000, validation 400, train 400.
     assert {split: entry["count"] for split, entry in manifest["splits"].items()} == {
-        "train": 288,
-        "validation": 32,
-        "test": 80,
+        "train": 400,
+        "validation": 400,
+        "test": 1000,
+    }
+    assert manifest["images"] == {
+        "checked": 5000,
+        "converted": 0,
+        "skipped": [],
+        "on_bad_image": "skip",
     }
 
 

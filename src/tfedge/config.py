@@ -2,8 +2,8 @@
 
 The JSON schema (schemas/config.schema.yaml) describes each key, its type and default;
 this module fills the defaults, turns every schema violation into one readable line, and
-adds the checks a schema cannot express (a variant's dataset must exist, the baseline
-must be a variant). It imports no TensorFlow: Snakemake calls it at parse time.
+adds the checks a schema cannot express (a variant's dataset must exist, each baseline
+must be a variant of its dataset). It imports no TensorFlow: Snakemake calls it at parse time.
 """
 
 from __future__ import annotations
@@ -47,12 +47,21 @@ def field_path(error: ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
 
+BASELINE_FORMS = (
+    "is neither a variant name nor a mapping dataset: variant (e.g. baseline: mlp_baseline, "
+    "or baseline: {mnist: mlp_baseline, flowers: mobilenet_frozen})"
+)
+
+
 def describe(error: ValidationError) -> str:
     """One line naming the field, what is wrong, and what would be accepted."""
     where = field_path(error)
-    if "propertyNames" in error.absolute_schema_path:
-        # jsonschema reports a bad key with the mapping's path and the key as instance.
+    if "pattern" in error.schema:
+        # Only $defs/name has a pattern. A bad key is reported with the mapping's path and
+        # the key as instance; a bad value (a baseline) with its own path.
         return _describe_bad_name(where, error.instance)
+    if error.validator == "oneOf" and where == "baseline":
+        return f"{where}: {error.instance!r} {BASELINE_FORMS}"
     if error.validator == "enum":
         allowed = ", ".join(map(str, error.validator_value))
         return f"{where}: {error.instance!r} is not allowed; use one of: {allowed}"
@@ -94,6 +103,26 @@ def _known_keys(schema: dict, instance: Any) -> set[str]:
         if if_schema is None or Draft202012Validator(if_schema).is_valid(instance):
             keys |= set(then_schema.get("properties", {}))
     return keys
+
+
+def _meant_branches(errors: list[ValidationError]) -> list[ValidationError]:
+    """Replace a oneOf error by the errors of the branch whose shape the value has.
+
+    jsonschema only says "is not valid under any of the given schemas"; a mapping with one
+    bad name deserves the line about that name. A value that has no branch's shape (a
+    number, an empty mapping) keeps the oneOf error.
+    """
+    expanded = []
+    for error in errors:
+        meant = [sub for sub in error.context if not _fails_at_branch_root(sub)]
+        expanded += meant if error.validator == "oneOf" and meant else [error]
+    return expanded
+
+
+def _fails_at_branch_root(error: ValidationError) -> bool:
+    """The value has not the branch's type, or is empty where it needs entries."""
+    branch_keyword = len(error.relative_schema_path) == 2  # [branch index, keyword]
+    return branch_keyword and error.validator in ("type", "minProperties")
 
 
 def _most_specific(errors: list[ValidationError]) -> list[ValidationError]:
@@ -145,11 +174,48 @@ def check_references(config: dict) -> list[str]:
             problems.append(
                 f"convert.variants: {name!r} is not a variant; choose from: {', '.join(variants)}"
             )
-    baseline = config.get("baseline")
-    if baseline is not None and baseline not in variants:
-        problems.append(
-            f"baseline: {baseline!r} is not a variant; choose one of: {', '.join(variants)}"
+    return problems + _baseline_problems(config)
+
+
+def baselines(config: dict) -> dict[str, str]:
+    """Each dataset's baseline variant, the one its other variants are tested against.
+
+    ``baseline`` is one variant name (it serves its own dataset) or a mapping dataset:
+    variant; datasets it leaves out get no baseline. ``config`` must be valid.
+    """
+    baseline = config["baseline"]
+    if isinstance(baseline, str):
+        return {config["variants"][baseline]["dataset"]: baseline}
+    return dict(baseline)
+
+
+def _baseline_problems(config: dict) -> list[str]:
+    """Each baseline must be a variant, and in the mapping form, one of its key's dataset."""
+    baseline, variants = config.get("baseline"), config.get("variants", {})
+    if isinstance(baseline, str):
+        if baseline in variants:
+            return []
+        return [f"baseline: {baseline!r} is not a variant; choose one of: {', '.join(variants)}"]
+    datasets, problems = config.get("datasets", {}), []
+    for dataset, name in (baseline or {}).items():
+        where = f"baseline.{dataset}"
+        if dataset not in datasets:
+            problems.append(
+                f"{where}: {dataset!r} is not a dataset; key each baseline by one of: "
+                f"{', '.join(datasets)}"
+            )
+            continue
+        own = [other for other, variant in variants.items() if variant["dataset"] == dataset]
+        fix = (
+            f"choose one of the {dataset} variants: {', '.join(own)}"
+            if own
+            else f"no variant trains on {dataset}; remove {where}"
         )
+        if name not in variants:
+            problems.append(f"{where}: {name!r} is not a variant; {fix}")
+        elif name not in own:
+            trains_on = variants[name]["dataset"]
+            problems.append(f"{where}: {name!r} trains on {trains_on}, not {dataset}; {fix}")
     return problems
 
 
@@ -218,29 +284,33 @@ def folder_problems(config: dict) -> list[str]:
     return problems
 
 
-def check_folders(config: dict) -> None:
+def check_folders(config: dict, source: str = "config.yaml") -> None:
     """Raise ConfigError when a ``source: directory`` folder is missing (see folder_problems)."""
     problems = folder_problems(config)
     if problems:
-        raise ConfigError(_invalid(problems))
+        raise ConfigError(_invalid(problems, source))
 
 
-def _invalid(problems: list[str]) -> str:
+def _invalid(problems: list[str], source: str) -> str:
     return (
-        "config.yaml is invalid:\n  - " + "\n  - ".join(problems) + "\n"
+        f"{source} is invalid:\n  - " + "\n  - ".join(problems) + "\n"
         "See the config reference in README.md (every key, its type and default)."
     )
 
 
-def validate_config(config: dict, schema_path: str | Path) -> dict:
-    """Fill defaults into ``config`` in place and raise ConfigError listing every problem."""
+def validate_config(config: dict, schema_path: str | Path, source: str = "config.yaml") -> dict:
+    """Fill defaults into ``config`` in place and raise ConfigError listing every problem.
+
+    ``source`` names the file(s) the config came from, for the error's first line.
+    """
     schema = yaml.safe_load(Path(schema_path).read_text())
-    errors = sorted(_DefaultingValidator(schema).iter_errors(config), key=field_path)
+    errors = _meant_branches(list(_DefaultingValidator(schema).iter_errors(config)))
+    errors.sort(key=field_path)
     problems = [describe(error) for error in _most_specific(errors)]
     if not problems:
         problems = check_references(config)
     if problems:
-        raise ConfigError(_invalid(problems))
+        raise ConfigError(_invalid(problems, source))
     return config
 
 

@@ -29,13 +29,15 @@ def resolve(node: dict, schema: dict) -> dict:
     return target
 
 
-def type_of(node: dict) -> str:
+def type_of(node: dict, schema: dict) -> str:
     if "enum" in node:
         return " \\| ".join(json.dumps(value) for value in node["enum"])
+    if "oneOf" in node:
+        return " or ".join(type_of(resolve(option, schema), schema) for option in node["oneOf"])
     kinds = node.get("type", "any")
     kinds = kinds if isinstance(kinds, list) else [kinds]
     if "items" in node:
-        items = type_of(node["items"])
+        items = type_of(node["items"], schema)
         kinds = [f"array of {items}" if kind == "array" else kind for kind in kinds]
     return " or ".join(kinds)
 
@@ -79,7 +81,7 @@ def rows(
         if bounds:
             meaning += f" ({bounds})"
         is_object = node.get("type") == "object" and (properties or "additionalProperties" in node)
-        kind = "mapping" if is_object else type_of(node)
+        kind = "mapping" if is_object else type_of(node, schema)
         yield f"`{path}`", kind, default_of(node, required), meaning.strip()
     for key, child in properties.items():
         key_path = f"{path}.{key}" if path else key

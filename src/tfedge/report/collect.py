@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from tfedge import paths
-from tfedge.config import config_hash
+from tfedge.config import baselines, config_hash
 from tfedge.files import read_json
 from tfedge.report import plots
 from tfedge.report.provenance import provenance
@@ -76,14 +76,40 @@ def compare_runs(runs: list[Run], reference_runs: list[Run], alpha: float) -> di
     }
 
 
-def reference_of(name: str, variants: dict, baseline: str) -> str | None:
-    """What a variant is tested against: its init_from run, else the baseline on its dataset."""
+def reference_of(name: str, variants: dict, baseline_of: dict[str, str]) -> str | None:
+    """What a variant is tested against: its init_from run, else its dataset's baseline.
+
+    ``baseline_of`` maps a dataset to its baseline variant (tfedge.config.baselines).
+    """
     variant = variants[name]
     if variant.get("init_from"):
         return variant["init_from"]
-    if name != baseline and variant["dataset"] == variants[baseline]["dataset"]:
-        return baseline
-    return None
+    baseline = baseline_of.get(variant["dataset"])
+    return None if baseline == name else baseline
+
+
+def add_comparisons(
+    rows: list[dict], variants: dict, runs: dict, baseline_of: dict[str, str], alpha: float
+) -> None:
+    """Fill each row's McNemar comparison and sentence, where the variant has a reference."""
+    for row in rows:
+        reference = reference_of(row["variant"], variants, baseline_of)
+        if reference is not None:
+            row["comparison"] = compare_runs(runs[row["variant"]], runs[reference], alpha)
+            row["sentence"] = comparison_sentence(row, alpha)
+
+
+def baseline_networks(baseline_of: dict[str, str], runs: dict) -> list[dict]:
+    """Each baseline's layers, for the section on the quickstart network's structure."""
+    return [
+        {
+            "dataset": dataset,
+            "variant": name,
+            "layers": runs[name][0].summary["layers"],
+            "params": runs[name][0].summary["params"],
+        }
+        for dataset, name in baseline_of.items()
+    ]
 
 
 def comparison_sentence(row: dict, alpha: float) -> str:
@@ -285,27 +311,22 @@ def load_answers(answers_path: str | Path) -> list[dict]:
 
 def collect_context(config: dict, inputs: dict[str, dict], answers_path: str | Path) -> dict:
     """The template's context from ``inputs`` (tfedge.paths.report_inputs, staged) alone."""
-    variants, seeds, baseline = config["variants"], config["seeds"], config["baseline"]
+    variants, seeds, baseline_of = config["variants"], config["seeds"], baselines(config)
     manifests = {dataset: read_json(path) for dataset, path in inputs["manifests"].items()}
     runs = {name: [load_run(name, seed, inputs) for seed in seeds] for name in variants}
     alpha = config["report"]["significance_level"]
     rows, figures = [], {}
     for name, variant in variants.items():
         manifest = manifests[variant["dataset"]]
-        row = variant_row(name, variant, runs[name], manifest)
-        reference = reference_of(name, variants, baseline)
-        if reference is not None:
-            row["comparison"] = compare_runs(runs[name], runs[reference], alpha)
-            row["sentence"] = comparison_sentence(row, alpha)
-        rows.append(row)
+        rows.append(variant_row(name, variant, runs[name], manifest))
         figures[name] = variant_figures(name, runs[name], manifest["class_names"])
+    add_comparisons(rows, variants, runs, baseline_of, alpha)
     conversions = conversions_context(config, runs, inputs["benchmarks"])
     architectures = architectures_context(inputs["architectures"]["architectures"])
     return {
         "title": config["report"]["title"],
-        "baseline": baseline,
-        "baseline_layers": runs[baseline][0].summary["layers"],
-        "baseline_params": runs[baseline][0].summary["params"],
+        "baselines": baseline_of,
+        "baseline_networks": baseline_networks(baseline_of, runs),
         "alpha": alpha,
         "seeds": seeds,
         "rows": rows,
