@@ -55,8 +55,9 @@ def variant_settings(name: str, **overrides) -> dict:
 
 @pytest.fixture(scope="session")
 def tiny_mnist(tmp_path_factory) -> Path:
-    """Bundled MNIST capped at 20 images per class, prepared once; returns the manifest path."""
-    return prepare(tmp_path_factory.mktemp("mnist"), "mnist", dataset_settings(max_per_class=20))
+    """Bundled MNIST, 50 digits per class (train capped at 20), prepared once; the manifest path."""
+    settings = dataset_settings(bundled_per_class=50, max_per_class=20)
+    return prepare(tmp_path_factory.mktemp("mnist"), "mnist", settings)
 
 
 @pytest.fixture(scope="session")

@@ -138,12 +138,12 @@ def test_prepared_files_match_manifest_and_read_back(tiny_mnist):
 
     manifest = read_json(tiny_mnist)
     assert manifest["source_used"] == "bundled"
-    # Test and validation come off all 500 digits per class; only train is capped at 20.
-    assert manifest["splits"]["test"]["per_class"] == {str(d): 100 for d in range(10)}
-    assert manifest["splits"]["validation"]["per_class"] == {str(d): 40 for d in range(10)}
+    # Test and validation come off all 50 digits per class; only train (36) is capped at 20.
+    assert manifest["splits"]["test"]["per_class"] == {str(d): 10 for d in range(10)}
+    assert manifest["splits"]["validation"]["per_class"] == {str(d): 4 for d in range(10)}
     assert manifest["splits"]["train"]["per_class"] == {str(d): 20 for d in range(10)}
     assert manifest["images"] == {
-        "checked": 5000,
+        "checked": 500,
         "converted": 0,
         "skipped": [],
         "on_bad_image": "skip",

