@@ -4,7 +4,7 @@ from tfedge.logs import job_log
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-with job_log(smk.log[0]):
+with job_log(smk.log[0], threads=smk.threads):
     from tfedge.bench import benchmark
 
     benchmark(

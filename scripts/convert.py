@@ -4,11 +4,9 @@ from tfedge.logs import job_log
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-with job_log(smk.log[0]):
+with job_log(smk.log[0], threads=smk.threads):
     from tfedge.convert import convert
-    from tfedge.keras_env import use_threads
 
-    use_threads(smk.threads)
     convert(
         variant=smk.wildcards.variant,
         fmt=smk.wildcards.format,

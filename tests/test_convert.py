@@ -49,8 +49,7 @@ def conversions(trained_cnn, tiny_mnist, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def test_images(tiny_mnist):
-    images, labels = bench.load_test_split(str(tiny_mnist))
-    return images[:16], labels[:16]
+    return next(bench.batches_of_test_split(str(tiny_mnist), 16))
 
 
 def run_format(folder: Path, record: dict, images: np.ndarray) -> np.ndarray:
@@ -195,6 +194,39 @@ def test_latency_statistics_on_a_fake_clock():
     assert stats["p50_ms"] == pytest.approx(3)
     assert stats["p95_ms"] == pytest.approx(80.8)
     assert stats["mean_ms"] == pytest.approx(22)
+
+
+class CountingRunner:
+    """Predicts class ``image[0, 0, 0]`` of every image and records each batch size."""
+
+    def __init__(self):
+        self.calls = []
+
+    def predict(self, images):
+        self.calls.append(len(images))
+        return np.eye(3)[images[:, 0, 0, 0].astype(int)]
+
+
+def test_measure_runs_the_split_once_then_exactly_the_configured_repeats():
+    classes = np.array([0, 1, 2, 2, 1, 0, 1])
+    images = np.zeros((7, 2, 2, 1), np.float32)
+    images[:, 0, 0, 0] = classes
+    labels, reference = np.array([0, 1, 2, 2, 1, 1, 1]), np.array([0, 1, 2, 0, 1, 0, 1])
+    batches = [(images[:3], labels[:3]), (images[3:6], labels[3:6]), (images[6:], labels[6:])]
+    settings = {"warmup": 2, "repeats": 4, "throughput_batch": 3, "throughput_repeats": 5}
+    runner = CountingRunner()
+    result = bench.measure(runner, batches, reference, settings, itertools.count().__next__)
+    assert runner.calls == [3, 3, 1] + [1] * (2 + 4) + [3] * (1 + 5)
+    assert result["test_accuracy"] == pytest.approx(6 / 7)
+    assert result["agreement"] == pytest.approx(6 / 7)
+    assert result["throughput_images_per_s"] == pytest.approx(3.0)
+    assert result["latency_batch1"]["p50_ms"] == pytest.approx(1000)
+
+
+def test_a_throughput_batch_larger_than_the_split_repeats_its_images():
+    images = np.arange(3)[:, None]
+    np.testing.assert_array_equal(bench.batch_of(images, 8)[:, 0], [0, 1, 2, 0, 1, 2, 0, 1])
+    np.testing.assert_array_equal(bench.batch_of(images, 2), images[:2])
 
 
 def fake_bench(fmt: str, accuracy: float, p50: float, status: str = "ok") -> dict:

@@ -10,6 +10,11 @@ import os
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's default CPU allocator hands every large tensor back to the OS and faults it in
+# again for the next batch: evaluating 1,000 images at 224 px spent more time in the kernel
+# doing that than in the model. The BFC allocator keeps and reuses its memory; results are
+# bit for bit the same.
+os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402

@@ -1,4 +1,7 @@
-"""Send everything a job prints, TensorFlow's C++ logging included, to its Snakemake log."""
+"""The job context of every adapter: its log, and its cores for TensorFlow, set before TF loads.
+
+Sends everything a job prints, TensorFlow's C++ logging included, to its Snakemake log.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +12,27 @@ import sys
 from collections.abc import Iterator
 
 
+def limit_threads(threads: int) -> None:
+    """Give TensorFlow the job's cores and no more, without importing it.
+
+    TensorFlow reads these variables when it creates its thread pools, so a job that never
+    needs TensorFlow (a format that cannot run here) does not pay seconds to import it only
+    to set them; subprocesses (tf2onnx) inherit them too. Same split as ``use_threads``.
+    """
+    os.environ["TF_NUM_INTRAOP_THREADS"] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = str(max(1, min(2, threads)))
+
+
 @contextlib.contextmanager
-def job_log(path: str) -> Iterator[None]:
+def job_log(path: str, threads: int | None = None) -> Iterator[None]:
     """Redirect file descriptors 1 and 2 to ``path`` and log at INFO level there.
 
     Redirecting the descriptors (not just ``sys.stdout``) also captures what TensorFlow's
-    native code writes, which would otherwise clutter the Snakemake console.
+    native code writes, which would otherwise clutter the Snakemake console. With
+    ``threads``, TensorFlow gets that many cores (``limit_threads``).
     """
+    if threads is not None:
+        limit_threads(threads)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)

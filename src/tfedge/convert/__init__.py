@@ -5,6 +5,10 @@ Every conversion produces one folder (the convert rule's output) holding ``conve
 produce the format; ``reason`` says why) or ``failed`` (the converter raised; ``reason`` holds
 its message). No placeholder model is ever written. The folder is built under a temporary
 name and moved into place, so a dying job leaves no half-converted model.
+
+Converters import their toolkits (TensorFlow, tf2onnx, TensorRT) only when they run, so a
+format that cannot run here records its skip in a fraction of a second
+(tests/test_skip_paths.py runs that path with those imports blocked).
 """
 
 from __future__ import annotations

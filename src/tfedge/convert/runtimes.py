@@ -20,10 +20,11 @@ class Runner(Protocol):
 
 
 class SavedModelRunner:
-    def __init__(self, path: Path, threads: int) -> None:
-        from tfedge.keras_env import tf, use_threads
+    """TensorFlow's own runtime; its thread pools follow the job's (``tfedge.logs.job_log``)."""
 
-        use_threads(threads)
+    def __init__(self, path: Path, threads: int) -> None:
+        from tfedge.keras_env import tf
+
         self.tf = tf
         self.loaded = tf.saved_model.load(str(path))  # keeps the variables alive
 

@@ -1,0 +1,103 @@
+"""A format that cannot run here records its skip without TensorFlow or any model runtime.
+
+The adapters run as Snakemake runs them, a fresh Python per job, with a stand-in
+``snakemake`` object and an environment in which importing TensorFlow, Keras, TF Hub, the
+runtimes or TensorRT raises. TensorRT blocked is what makes the skip certain on any machine.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tfedge.files import read_json, write_json
+from tfedge.formats import RECORD
+
+from .conftest import ROOT
+from .snakemake_runs import import_blocker
+
+HEAVY = ["tensorflow", "tf_keras", "keras", "tensorflow_hub", "onnxruntime", "onnx", "tf2onnx",
+         "ai_edge_litert", "sklearn", "tensorrt"]  # fmt: skip
+# Runs scripts/<argv[1]> with a stand-in ``snakemake`` object built from the JSON in argv[2].
+RUN_ADAPTER = """
+import json, runpy, sys
+from types import SimpleNamespace as NS
+spec = json.loads(sys.argv[2])
+smk = NS(**{key: NS(**value) if isinstance(value, dict) else value for key, value in spec.items()})
+runpy.run_path(sys.argv[1], init_globals={"snakemake": smk})
+"""
+
+
+def run_adapter(script: str, spec: dict, env: dict) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-c", RUN_ADAPTER, str(ROOT / "scripts" / script), json.dumps(spec)]
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+
+
+def job(folder: Path, name: str, inputs: dict, output: str) -> dict:
+    return {
+        "input": inputs,
+        "output": [output],
+        "log": [str(folder / f"{name}.log")],
+        "params": {"settings": {"tensorrt": {"max_batch": 32, "opt_batch": 8}}},
+        "wildcards": {"variant": "cnn", "format": "tensorrt_fp16"},
+        "threads": 2,
+    }
+
+
+@pytest.fixture
+def blocked(tmp_path) -> dict:
+    return import_blocker(tmp_path / "blocker", HEAVY, "imported by a skipped job")
+
+
+def test_tensorrt_conversion_and_benchmark_skip_without_heavy_imports(tmp_path, blocked):
+    write_json(tmp_path / "onnx" / RECORD, {"variant": "cnn", "format": "onnx", "status": "ok"})
+    converted = str(tmp_path / "tensorrt_fp16")
+    inputs = {"source": str(tmp_path / "onnx"), "manifest": "missing/manifest.json"}
+    conversion = run_adapter("convert.py", job(tmp_path, "convert", inputs, converted), blocked)
+    assert conversion.returncode == 0, (tmp_path / "convert.log").read_text()
+    record = read_json(Path(converted) / RECORD)
+    assert record["status"] == "skipped"
+    assert record["reason"].startswith("tensorrt not importable")
+    assert [path.name for path in Path(converted).iterdir()] == [RECORD]
+
+    inputs = {"converted": converted, "manifest": "missing", "reference": "missing.npz"}
+    bench_path = str(tmp_path / "bench.json")
+    bench = run_adapter("benchmark.py", job(tmp_path, "benchmark", inputs, bench_path), blocked)
+    assert bench.returncode == 0, (tmp_path / "benchmark.log").read_text()
+    assert read_json(bench_path) == {
+        "variant": "cnn", "format": "tensorrt_fp16", "status": "skipped",
+        "reason": record["reason"], "size_bytes": None, "threads": 2,
+    }  # fmt: skip
+
+
+def test_the_blocker_stops_a_job_that_needs_tensorflow(tmp_path, blocked):
+    """Negative control: a format that converts here does import TensorFlow, and fails."""
+    converted = str(tmp_path / "tflite_fp32")
+    inputs = {"source": str(tmp_path / "savedmodel"), "manifest": "missing/manifest.json"}
+    spec = job(tmp_path, "convert", inputs, converted)
+    spec["wildcards"]["format"] = "tflite_fp32"
+    assert run_adapter("convert.py", spec, blocked).returncode == 0
+    record = read_json(Path(converted) / RECORD)
+    assert record["status"] == "failed"
+    assert "tensorflow imported by a skipped job" in record["reason"]
+
+
+def test_the_job_context_limits_tensorflow_without_importing_it(tmp_path):
+    code = (
+        "import os, sys\n"
+        "from tfedge.logs import job_log\n"
+        "with job_log(sys.argv[1], threads=1):\n"
+        "    imported = 'tensorflow' in sys.modules\n"
+        "    from tfedge.keras_env import tf\n"
+        "    tf.matmul(tf.ones((64, 64)), tf.ones((64, 64))).numpy()\n"
+        "tasks = [open(f'/proc/self/task/{task}/comm').read().strip()\n"
+        "         for task in os.listdir('/proc/self/task')]\n"
+        "print(imported, tasks.count('tf_Compute'))\n"  # the inter-op pool's threads
+    )
+    command = [sys.executable, "-c", code, str(tmp_path / "job.log")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.stdout.split() == ["False", "1"], result.stderr
