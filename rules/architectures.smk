@@ -4,6 +4,8 @@ rule architectures:
         paths.architectures(),
     log:
         paths.log("architectures", "architectures"),
+    benchmark:
+        paths.job_benchmark("architectures")
     conda:
         "../envs/tensorflow.yaml"
     threads: workflow.cores

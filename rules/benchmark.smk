@@ -9,6 +9,8 @@ rule benchmark:
         paths.bench("{variant}", "{format}"),
     log:
         paths.log("benchmark", "{variant}", "{format}"),
+    benchmark:
+        paths.job_benchmark("benchmark", "{variant}", "{format}")
     wildcard_constraints:
         format=CPU_FORMATS,
     conda:

@@ -9,6 +9,8 @@ rule convert:
         directory(paths.converted_dir("{variant}", "{format}")),
     log:
         paths.log("convert", "{variant}", "{format}"),
+    benchmark:
+        paths.job_benchmark("convert", "{variant}", "{format}")
     wildcard_constraints:
         format=CPU_FORMATS,
     conda:

@@ -25,6 +25,8 @@ rule prepare_data:
         manifest=paths.manifest("{dataset}"),
     log:
         paths.log("prepare_data", "{dataset}"),
+    benchmark:
+        paths.job_benchmark("prepare_data", "{dataset}")
     conda:
         "../envs/tensorflow.yaml"
     threads: 1

@@ -7,6 +7,8 @@ rule evaluate:
         predictions=paths.predictions("{variant}", "{seed}"),
     log:
         paths.log("evaluate", "{variant}", "seed{seed}"),
+    benchmark:
+        paths.job_benchmark("evaluate", "{variant}", "seed{seed}")
     conda:
         "../envs/tensorflow.yaml"
     threads: 2

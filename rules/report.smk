@@ -8,6 +8,8 @@ rule report:
         paths.report(),
     log:
         paths.log("report", "report"),
+    benchmark:
+        paths.job_benchmark("report")
     conda:
         "../envs/report.yaml"
     threads: 1

@@ -10,6 +10,8 @@ rule train:
         tensorboard=directory(paths.model_file("{variant}", "{seed}", "tensorboard")),
     log:
         paths.log("train", "{variant}", "seed{seed}"),
+    benchmark:
+        paths.job_benchmark("train", "{variant}", "seed{seed}")
     conda:
         "../envs/tensorflow.yaml"
     threads: 2

@@ -196,6 +196,12 @@ def test_latency_statistics_on_a_fake_clock():
     assert stats["mean_ms"] == pytest.approx(22)
 
 
+def test_latency_statistics_keep_every_timing_in_milliseconds():
+    stats = bench.latency_stats([0.00123456, 0.5, 0.0000001])
+    assert stats["samples_ms"] == [1.2346, 500.0, 0.0001]
+    assert all(type(value) is float for value in stats["samples_ms"])
+
+
 class CountingRunner:
     """Predicts class ``image[0, 0, 0]`` of every image and records each batch size."""
 
@@ -221,6 +227,7 @@ def test_measure_runs_the_split_once_then_exactly_the_configured_repeats():
     assert result["agreement"] == pytest.approx(6 / 7)
     assert result["throughput_images_per_s"] == pytest.approx(3.0)
     assert result["latency_batch1"]["p50_ms"] == pytest.approx(1000)
+    assert result["latency_batch1"]["samples_ms"] == [1000.0] * 4
 
 
 def test_a_throughput_batch_larger_than_the_split_repeats_its_images():
@@ -229,14 +236,20 @@ def test_a_throughput_batch_larger_than_the_split_repeats_its_images():
     np.testing.assert_array_equal(bench.batch_of(images, 2), images[:2])
 
 
-def fake_bench(fmt: str, accuracy: float, p50: float, status: str = "ok") -> dict:
+def fake_bench(
+    fmt: str, accuracy: float, p50: float, status: str = "ok", spread: float | None = 0.1
+) -> dict:
+    """A benchmark record; its 21 timings spread evenly by ``spread`` × ``p50`` either side of
+    ``p50``, or none at all (``spread=None``), as records written before timings were kept."""
     if status != "ok":
         return {"variant": "cnn", "format": fmt, "status": status, "reason": "no CUDA device"}
+    latency = {"p50_ms": p50, "p95_ms": p50 * 1.2, "mean_ms": p50}
+    if spread is not None:
+        latency["samples_ms"] = list(p50 * (1 + spread * np.linspace(-1, 1, 21)))
     return {
         "variant": "cnn", "format": fmt, "status": "ok", "reason": None, "size_bytes": 1000,
         "test_accuracy": accuracy, "agreement": 0.99, "threads": 2,
-        "latency_batch1": {"p50_ms": p50, "p95_ms": p50 * 1.2, "mean_ms": p50},
-        "throughput_images_per_s": 100.0,
+        "latency_batch1": latency, "throughput_images_per_s": 100.0,
     }  # fmt: skip
 
 
@@ -265,6 +278,8 @@ def test_tolerance_flag_and_fastest_format(tmp_path):
     assert by_format["tflite_int8"]["flagged"] and not by_format["tflite_fp32"]["flagged"]
     assert [row["format"] for row in rows if row["fastest"]] == ["tflite_fp32"]
     assert by_format["tflite_fp32"]["speedup"] == pytest.approx(4.0)
+    fp32 = by_format["tflite_fp32"]
+    assert 1 < fp32["speedup_low"] < 4 < fp32["speedup_high"] and fp32["speedup_measurable"]
     assert "flagged" not in by_format["tensorrt_fp16"]
 
 
@@ -297,6 +312,89 @@ def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path):
         ],
     )
     notes = measured_notes([{"variant": "cnn", "rows": rows}], {"models": []})
-    assert "tflite_fp32 ran 4.0× faster than the TensorFlow SavedModel" in notes["tensorrt"]
+    assert "tflite_fp32 ran 4.00× faster than the TensorFlow SavedModel" in notes["tensorrt"]
+    assert "(95 % bootstrap interval " in notes["tensorrt"]
     assert "TensorRT engines: skipped: no CUDA device." in notes["tensorrt"]
     assert "mobilenet" not in notes
+
+
+def conversion_notes(tmp_path, benches: list[dict]) -> tuple[dict, str]:
+    """Rows by format, and the measured note on speed, for fake benchmark records."""
+    from tfedge.report.collect import measured_notes
+
+    rows = fake_conversion_rows(tmp_path, benches)
+    notes = measured_notes([{"variant": "cnn", "rows": rows}], {"models": []})
+    return {row["format"]: row for row in rows}, notes["tensorrt"]
+
+
+def test_a_speed_up_inside_the_noise_is_neither_marked_nor_claimed(tmp_path):
+    rows, note = conversion_notes(
+        tmp_path,
+        [
+            fake_bench("savedmodel", 0.95, 2.0, spread=0.3),
+            fake_bench("tflite_fp32", 0.95, 1.9, spread=0.3),
+            fake_bench("onnx", 0.95, 1.95, spread=0.3),
+        ],
+    )
+    fp32 = rows["tflite_fp32"]
+    assert fp32["speedup"] == pytest.approx(2.0 / 1.9)
+    assert fp32["speedup_low"] < 1 < fp32["speedup_high"] and not fp32["speedup_measurable"]
+    assert not any(row["fastest"] for row in rows.values())
+    assert "× faster" not in note
+    assert "no format within the accuracy tolerance ran measurably faster" in note
+    interval = f"{fp32['speedup_low']:.2f}–{fp32['speedup_high']:.2f}"
+    assert f"the quickest, tflite_fp32: 1.05×, 95 % bootstrap interval {interval})" in note
+
+
+def test_the_mark_goes_to_the_lowest_p50_only_when_that_one_is_measurable(tmp_path):
+    """A noisy quickest format is not passed over for a slower one that happens to be tight."""
+    rows, note = conversion_notes(
+        tmp_path,
+        [
+            fake_bench("savedmodel", 0.95, 2.0, spread=0.01),
+            fake_bench("tflite_fp32", 0.95, 1.8, spread=0.95),
+            fake_bench("onnx", 0.95, 1.9, spread=0.01),
+        ],
+    )
+    assert rows["onnx"]["speedup_measurable"] and rows["onnx"]["speedup_low"] > 1
+    assert not rows["tflite_fp32"]["speedup_measurable"]
+    assert not any(row["fastest"] for row in rows.values())
+    assert "the quickest, tflite_fp32" in note and "× faster" not in note
+
+
+def test_a_measurably_slower_format_is_measurable_but_never_fastest(tmp_path):
+    rows, note = conversion_notes(
+        tmp_path, [fake_bench("savedmodel", 0.95, 1.0), fake_bench("onnx", 0.95, 3.0)]
+    )
+    assert rows["onnx"]["speedup_measurable"] and rows["onnx"]["speedup_high"] < 1
+    assert rows["savedmodel"]["speedup"] == 1.0 and rows["savedmodel"]["speedup_low"] is None
+    assert not any(row["fastest"] for row in rows.values())
+    assert "the quickest, onnx: 0.33×" in note
+
+
+def test_records_without_timings_keep_the_point_estimate_and_ask_for_a_rerun(tmp_path):
+    rows, note = conversion_notes(
+        tmp_path,
+        [
+            fake_bench("savedmodel", 0.95, 2.0, spread=None),
+            fake_bench("tflite_fp32", 0.95, 0.5),
+            fake_bench("tensorrt_fp16", 0, 0, status="skipped"),
+        ],
+    )
+    fp32 = rows["tflite_fp32"]
+    assert fp32["speedup"] == pytest.approx(4.0)
+    assert (fp32["speedup_low"], fp32["speedup_high"], fp32["speedup_measurable"]) == (
+        None, None, False,
+    )  # fmt: skip
+    assert not fp32["fastest"]
+    assert "the quickest, tflite_fp32: 4.00×, no interval: re-run the benchmark" in note
+    assert "speedup" not in rows["tensorrt_fp16"]
+
+
+def test_a_lone_savedmodel_within_tolerance_claims_nothing(tmp_path):
+    rows, note = conversion_notes(
+        tmp_path, [fake_bench("savedmodel", 0.95, 2.0), fake_bench("tflite_int8", 0.90, 0.2)]
+    )
+    assert rows["tflite_int8"]["speedup_measurable"] and rows["tflite_int8"]["flagged"]
+    assert not any(row["fastest"] for row in rows.values())
+    assert "no format but the SavedModel itself stayed within the accuracy tolerance" in note

@@ -80,6 +80,14 @@ def minimal_context(**overrides) -> dict:
         "conversions": [],
         "architectures": {"threads": 2, "reference": "mobilenet_v2", "models": [], "chart": ""},
         "measured_notes": {},
+        "job_times": {
+            "rules": [],
+            "jobs": [],
+            "total_seconds": 0.0,
+            "peak_mb": 0.0,
+            "chain": [],
+            "chain_seconds": 0.0,
+        },
         "tolerance": 0.01,
         "training_tensorflow": ["2.21.0"],
         "provenance": {
@@ -302,3 +310,58 @@ def test_one_baseline_name_still_compares_its_dataset_only():
     compared = {row["variant"] for row in rows if row["comparison"]}
     assert compared == {"cnn", "finetuned"}
     assert 'id="baseline-layers-mlp_baseline"' in html and 'id="baseline-layers-frozen"' not in html
+
+
+def conversion_row(fmt: str, speedup, low=None, high=None, fastest=False) -> dict:
+    """A conversion table row as tfedge.report.collect.conversion_rows leaves it."""
+    measurable = low is not None and not low <= 1 <= high
+    return {
+        "format": fmt, "status": "ok", "reason": None, "size_bytes": 1000, "threads": 2,
+        "test_accuracy": 0.95, "agreement": 0.99, "throughput_images_per_s": 100.0,
+        "latency_batch1": {"p50_ms": 1.0, "p95_ms": 1.2, "mean_ms": 1.0},
+        "accuracy_drop": 0.0, "flagged": False, "fastest": fastest, "speedup": speedup,
+        "speedup_low": low, "speedup_high": high, "speedup_measurable": measurable,
+    }  # fmt: skip
+
+
+def speedup_cells(rows: list[dict]) -> tuple[dict[str, str], str]:
+    """Each format's speed-up cell, and the whole conversions section, as rendered."""
+    conversions = [
+        {"variant": "cnn", "seed": 0, "reference_accuracy": 0.95, "rows": rows, "chart": ""}
+    ]
+    html = render_report(TEMPLATE, minimal_context(conversions=conversions))
+    section = html[html.index('id="conversions"') : html.index('id="architectures"')]
+    cells = re.findall(r"<td>(\w+).*?<td class=\"num speedup\">(.*?)</td>", section, re.DOTALL)
+    return dict(cells), section
+
+
+def test_speed_ups_show_their_interval_and_claim_only_what_it_supports():
+    cells, section = speedup_cells(
+        [
+            conversion_row("savedmodel", 1.0),
+            conversion_row("tflite_fp32", 1.8, 1.6, 2.0, fastest=True),
+            conversion_row("onnx", 1.02, 0.91, 1.09),
+            conversion_row("tflite_int8", 4.0),
+            {"format": "tensorrt_fp16", "status": "skipped", "reason": "no CUDA device"},
+        ]
+    )
+    assert cells == {
+        "savedmodel": "1 (reference)",
+        "tflite_fp32": "1.80× (1.60–2.00)",
+        "onnx": "no measurable difference (0.91–1.09)",
+        "tflite_int8": "4.00× (no interval: re-run the benchmark)",
+    }
+    assert section.count("fastest within tolerance</strong>") == 1
+    assert re.search(r"tflite_fp32 <strong class=\"yes\">fastest within tolerance", section)
+    assert "Speed-up vs SavedModel (×, 95 % interval)" in section
+    assert "95 % bootstrap interval over the timed runs" in section
+    assert "skipped: no CUDA device" in section
+
+
+def test_no_row_is_highlighted_without_a_measurable_winner():
+    cells, section = speedup_cells(
+        [conversion_row("savedmodel", 1.0), conversion_row("onnx", 1.02, 0.91, 1.09)]
+    )
+    assert cells["onnx"] == "no measurable difference (0.91–1.09)"
+    assert "fastest within tolerance</strong>" not in section
+    assert 'class="fastest' not in section

@@ -1,4 +1,4 @@
-"""Exact McNemar test against hand-computed tables."""
+"""Exact McNemar test against hand-computed tables; bootstrap intervals on synthetic timings."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from tfedge.stats import mcnemar_exact
+from tfedge.stats import mcnemar_exact, ratio_of_medians_interval
 
 
 def paired(both: int, only_first: int, only_second: int, neither: int):
@@ -37,3 +37,49 @@ def test_no_discordant_pairs_and_balanced_tables_give_p_one():
 def test_refuses_predictions_on_different_images():
     with pytest.raises(ValueError, match="same images"):
         mcnemar_exact(np.ones(3, bool), np.ones(4, bool))
+
+
+def timings(median_ms: float, seed: int, runs: int = 50) -> np.ndarray:
+    """Right-skewed timings around ``median_ms``, as a busy machine produces them."""
+    return median_ms * np.random.default_rng(seed).lognormal(0.0, 0.2, runs)
+
+
+def test_a_clear_speed_up_has_an_interval_above_one_around_the_ratio_of_medians():
+    reference, candidate = timings(2.0, seed=1), timings(1.0, seed=2)
+    low, high = ratio_of_medians_interval(reference, candidate)
+    assert 1.5 < low < np.median(reference) / np.median(candidate) < high < 2.7
+
+
+def test_the_same_distribution_gives_an_interval_around_one():
+    low, high = ratio_of_medians_interval(timings(1.0, seed=3), timings(1.0, seed=4))
+    assert 0.8 < low < 1.0 < high < 1.25
+
+
+def test_a_few_slow_outliers_do_not_make_a_speed_up():
+    """Medians, not means: ten stalls of a second among 1 ms calls change nothing."""
+    calm = timings(1.0, seed=5, runs=100)
+    stalled = calm.copy()
+    stalled[::10] = 1000.0
+    low, high = ratio_of_medians_interval(stalled, calm)
+    assert low < 1.0 < high < 1.3
+
+
+def test_the_interval_is_deterministic_and_seeded():
+    reference, candidate = timings(1.2, seed=6), timings(1.0, seed=7)
+    first = ratio_of_medians_interval(reference, candidate)
+    assert ratio_of_medians_interval(reference, candidate) == first
+    assert ratio_of_medians_interval(reference, candidate, seed=1) != first
+
+
+def test_a_lower_confidence_gives_a_narrower_interval_inside():
+    reference, candidate = timings(1.5, seed=8), timings(1.0, seed=9)
+    wide_low, wide_high = ratio_of_medians_interval(reference, candidate)
+    low, high = ratio_of_medians_interval(reference, candidate, confidence=0.5)
+    assert wide_low < low < high < wide_high
+
+
+def test_the_interval_refuses_empty_samples_and_impossible_confidence():
+    with pytest.raises(ValueError, match="at least one timing"):
+        ratio_of_medians_interval([], [1.0])
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        ratio_of_medians_interval([1.0], [1.0], confidence=95)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from tfedge.formats import FORMATS, TRAINED_MODEL
+
 RESULTS = "results"
 SPLITS = ("train", "validation", "test")
 
@@ -49,6 +51,11 @@ def log(rule: str, *names: object) -> str:
     return f"{RESULTS}/logs/{rule}/" + "_".join(str(name) for name in names) + ".log"
 
 
+def job_benchmark(rule: str, *names: object) -> str:
+    """Snakemake's ``benchmark:`` record of one job: wall time, peak memory, CPU time."""
+    return f"{RESULTS}/benchmarks/{rule}/" + ("_".join(map(str, names)) or rule) + ".tsv"
+
+
 def model_file(variant: str, seed: int | str, name: str) -> str:
     """A file of a finished training run: model.keras, train.json, history.csv, …"""
     return f"{model_dir(variant, seed)}/{name}"
@@ -79,6 +86,41 @@ def conversions(config: dict) -> list[tuple[str, str]]:
     return [(variant, fmt) for variant in converted_variants(config) for fmt in formats]
 
 
+def jobs(config: dict) -> dict[tuple, list[tuple]]:
+    """Every job the report depends on, as (rule, *names), with the jobs it waits for.
+
+    The names are those of its benchmark file (``job_benchmark``), e.g. ("train", "cnn",
+    "seed0").
+
+    The dependencies are those the rules declare; tfedge.report.job_times walks them to
+    find the longest chain. TensorRT jobs carry the names of the rules they share a
+    pattern with (convert, benchmark).
+    """
+    variants, seeds = config["variants"], [f"seed{seed}" for seed in config["seeds"]]
+    graph: dict[tuple, list[tuple]] = {("architectures",): []}
+    for dataset in sorted({variant["dataset"] for variant in variants.values()}):
+        graph[("prepare_data", dataset)] = []
+    for name, variant in variants.items():
+        parent = variant.get("init_from")
+        for seed in seeds:
+            needs = [("prepare_data", variant["dataset"])]
+            graph[("train", name, seed)] = needs + ([("train", parent, seed)] if parent else [])
+            graph[("evaluate", name, seed)] = [("train", name, seed), *needs]
+    for variant, fmt in conversions(config):
+        graph[("benchmark", variant, fmt)] = [
+            ("convert", variant, fmt),
+            ("evaluate", variant, seeds[0]),
+        ]
+        while ("convert", variant, fmt) not in graph:  # and what it builds on, listed or not
+            built_from = FORMATS[fmt].built_from
+            if built_from == TRAINED_MODEL:
+                graph[("convert", variant, fmt)] = [("train", variant, seeds[0])]
+            else:
+                graph[("convert", variant, fmt)] = [("convert", variant, built_from)]
+                fmt = built_from
+    return graph
+
+
 def report_inputs(config: dict) -> dict[str, dict]:
     """Every result the report reads: kind → {key: path}, for the rule and the script alike.
 
@@ -96,6 +138,7 @@ def report_inputs(config: dict) -> dict[str, dict]:
         "manifests": {dataset: manifest(dataset) for dataset in datasets},
         "benchmarks": {conversion: bench(*conversion) for conversion in conversions(config)},
         "architectures": {"architectures": architectures()},
+        "job_times": {job: job_benchmark(*job) for job in jobs(config)},
     }
 
 

@@ -15,8 +15,9 @@ from tfedge import paths
 from tfedge.config import baselines, config_hash
 from tfedge.files import read_json
 from tfedge.report import plots
+from tfedge.report.job_times import job_times_context
 from tfedge.report.provenance import provenance
-from tfedge.stats import mcnemar_exact
+from tfedge.stats import mcnemar_exact, ratio_of_medians_interval
 
 
 @dataclass
@@ -192,8 +193,35 @@ def variant_figures(name: str, runs: list[Run], class_names: list[str]) -> dict:
     }
 
 
+def speedup_over(saved: dict | None, row: dict) -> dict:
+    """The speed-up of ``row`` over the SavedModel ``saved`` (ratio of p50s) with its interval.
+
+    The 95 % bootstrap interval comes from both rows' timed runs; the speed-up counts as
+    measurable only when the interval excludes 1. The SavedModel's own row and records
+    written before the timings were kept (no ``samples_ms``) get no interval.
+    """
+    fields: dict = {"speedup": None, "speedup_low": None, "speedup_high": None}
+    if saved is not None:
+        fields["speedup"] = saved["latency_batch1"]["p50_ms"] / row["latency_batch1"]["p50_ms"]
+        samples = [r["latency_batch1"].get("samples_ms") for r in (saved, row)]
+        if row is not saved and all(samples):
+            fields["speedup_low"], fields["speedup_high"] = ratio_of_medians_interval(*samples)
+    low, high = fields["speedup_low"], fields["speedup_high"]
+    fields["speedup_measurable"] = low is not None and not low <= 1.0 <= high
+    return fields
+
+
+def measurably_faster(row: dict) -> bool:
+    """Whether the row's whole speed-up interval lies above 1."""
+    return row["speedup_measurable"] and row["speedup_low"] > 1.0
+
+
 def conversion_rows(benchmarks: list[str], reference_accuracy: float, tolerance: float):
-    """One row per benchmark file: its figures, speed-up vs SavedModel, tolerance flag."""
+    """One row per benchmark file: its figures, speed-up vs SavedModel, tolerance flag.
+
+    The format with the lowest p50 within the tolerance is marked fastest only when it is
+    measurably faster than the SavedModel; otherwise no row is, since noise could explain it.
+    """
     rows = [read_json(path) for path in benchmarks]
     saved = next((r for r in rows if r["format"] == "savedmodel" and r["status"] == "ok"), None)
     for row in rows:
@@ -201,12 +229,11 @@ def conversion_rows(benchmarks: list[str], reference_accuracy: float, tolerance:
             continue
         row["accuracy_drop"] = reference_accuracy - row["test_accuracy"]
         row["flagged"] = row["accuracy_drop"] > tolerance
-        p50 = row["latency_batch1"]["p50_ms"]
-        row["speedup"] = saved["latency_batch1"]["p50_ms"] / p50 if saved else None
+        row.update(speedup_over(saved, row))
     within = [r for r in rows if r["status"] == "ok" and not r["flagged"]]
-    fastest = min(within, key=lambda r: r["latency_batch1"]["p50_ms"], default=None)
+    quickest = min(within, key=lambda r: r["latency_batch1"]["p50_ms"], default=None)
     for row in rows:
-        row["fastest"] = row is fastest
+        row["fastest"] = row is quickest and measurably_faster(row)
     return rows
 
 
@@ -252,21 +279,49 @@ def reference_latency(rows: list[dict]) -> float:
     return saved[0]["latency_batch1"]["p50_ms"] if saved else 0.0
 
 
+def interval_text(row: dict) -> str:
+    """A speed-up's bootstrap interval in words, or why there is none."""
+    if row["speedup_low"] is None:
+        return "no interval: re-run the benchmark to record its timings"
+    return f"95 % bootstrap interval {row['speedup_low']:.2f}–{row['speedup_high']:.2f}"
+
+
+def speed_claim(rows: list[dict]) -> str:
+    """What one conversion table says about speed; a speed-up only where it is measurable."""
+    best = next((r for r in rows if r["fastest"]), None)
+    if best:
+        return (
+            f"{best['format']} ran {best['speedup']:.2f}× faster than the TensorFlow SavedModel "
+            f"at batch 1 on this CPU ({interval_text(best)}), "
+            f"at {100 * best['test_accuracy']:.2f} % test accuracy"
+        )
+    others = [
+        r for r in rows
+        if r["status"] == "ok" and not r["flagged"] and r["format"] != "savedmodel"
+    ]  # fmt: skip
+    quickest = min(others, key=lambda r: r["latency_batch1"]["p50_ms"], default=None)
+    if quickest is None:
+        return "no format but the SavedModel itself stayed within the accuracy tolerance"
+    return (
+        f"no format within the accuracy tolerance ran measurably faster than the TensorFlow "
+        f"SavedModel at batch 1 on this CPU (the quickest, {quickest['format']}: "
+        f"{quickest['speedup']:.2f}×, {interval_text(quickest)})"
+    )
+
+
 def measured_notes(conversions: list[dict], architectures: dict) -> dict[str, str]:
     """Sentences with this run's numbers, keyed by the id of the answer they bear on."""
     notes = {}
     timed = [t for t in conversions if any(r.get("speedup") for r in t["rows"])]
     if timed:
         heaviest = max(timed, key=lambda t: reference_latency(t["rows"]))
-        best = next(r for r in heaviest["rows"] if r["fastest"])
         tensorrt = sorted(
             {f"{r['status']}: {r['reason']}" if r["reason"] else r["status"]
              for t in conversions for r in t["rows"] if r["format"].startswith("tensorrt")}
         )  # fmt: skip
         notes["tensorrt"] = (
             f"Measured here, for {heaviest['variant']} (the heaviest model converted): "
-            f"{best['format']} ran {best['speedup']:.1f}× faster than the TensorFlow SavedModel "
-            f"at batch 1 on this CPU, at {100 * best['test_accuracy']:.2f} % test accuracy. "
+            f"{speed_claim(heaviest['rows'])}. "
             f"TensorRT engines: {'; '.join(tensorrt) or 'not requested'}."
         )
     by_name = {model["name"]: model for model in architectures["models"]}
@@ -323,6 +378,7 @@ def collect_context(config: dict, inputs: dict[str, dict], answers_path: str | P
     add_comparisons(rows, variants, runs, baseline_of, alpha)
     conversions = conversions_context(config, runs, inputs["benchmarks"])
     architectures = architectures_context(inputs["architectures"]["architectures"])
+    job_times = job_times_context(paths.jobs(config), inputs["job_times"])
     return {
         "title": config["report"]["title"],
         "baselines": baseline_of,
@@ -342,6 +398,7 @@ def collect_context(config: dict, inputs: dict[str, dict], answers_path: str | P
         },
         "conversions": conversions,
         "architectures": architectures,
+        "job_times": job_times,
         "tolerance": config["convert"]["tolerance"],
         "answers": load_answers(answers_path),
         "measured_notes": measured_notes(conversions, architectures),
