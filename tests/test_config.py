@@ -119,6 +119,11 @@ BAD_CONFIGS = {
         "datasets.mnist.source",
         "use one of: auto, tfds, directory, bundled",
     ),
+    "unknown bad-image policy": (
+        lambda c: c["datasets"]["mnist"].update(on_bad_image="ignore"),
+        "datasets.mnist.on_bad_image",
+        "'ignore' is not allowed; use one of: skip, fail",
+    ),
     "directory source without a folder": (
         lambda c: c["datasets"]["mnist"].update(source="directory"),
         "datasets.mnist.directory",
