@@ -4,15 +4,22 @@ Each run copies the workflow and a config (the project's config.yaml by default,
 the offline default here) into a fresh folder and times `snakemake --cores N report`.
 Jobs get their rule's threads, capped at N, and TensorFlow's thread pools follow them, so
 more cores mean more threads per job, and with one-thread jobs (`--one-thread-jobs`)
-more jobs at once. Prints each wall time and the speed-up over the first run. By hand:
+more jobs at once. Prints each wall time and the speed-up over the first run.
+
+`--compare-with REV` first runs the same from git revision REV (checked out into a temporary
+worktree, its `src` on PYTHONPATH, the same config), so old and new are timed back to back
+on the same machine, as timings drift between sessions. By hand:
 
     .venv/bin/python benchmarks/cores.py --cores 1 2
     .venv/bin/python benchmarks/cores.py --cores 2 --one-thread-jobs
+    .venv/bin/python benchmarks/cores.py --cores 1 --compare-with HEAD~1
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import shutil
 import subprocess
 import sys
@@ -26,9 +33,9 @@ SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 MULTI_THREAD_RULES = ("train", "evaluate", "convert", "convert_tensorrt")
 
 
-def copy_workflow(destination: Path, config: Path) -> None:
+def copy_workflow(destination: Path, config: Path, checkout: Path = ROOT) -> None:
     for name in WORKFLOW_FILES:
-        source = ROOT / name
+        source = checkout / name
         if source.is_dir():
             shutil.copytree(source, destination / name, symlinks=True)
         else:
@@ -36,18 +43,37 @@ def copy_workflow(destination: Path, config: Path) -> None:
     shutil.copy(config, destination / "config.yaml")
 
 
-def timed_run(cores: int, config: Path, one_thread_jobs: bool) -> float:
-    """Seconds for a full `snakemake --cores N report` from empty results."""
+@contextlib.contextmanager
+def worktree(revision: str):
+    """A temporary checkout of ``revision``, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="tfedge-rev-") as folder:
+        path = Path(folder) / "checkout"
+        git = ["git", "-C", str(ROOT)]
+        subprocess.run([*git, "worktree", "add", "--detach", str(path), revision], check=True)
+        try:
+            yield path
+        finally:
+            subprocess.run([*git, "worktree", "remove", "--force", str(path)], check=True)
+
+
+def timed_run(cores: int, config: Path, one_thread_jobs: bool, checkout: Path = ROOT) -> float:
+    """Seconds for a full `snakemake --cores N report` from empty results.
+
+    The workflow and library come from ``checkout`` (this checkout by default).
+    """
     args = [SNAKEMAKE, "--cores", str(cores), "report"]
     if one_thread_jobs:
         args += ["--set-threads", *(f"{rule}=1" for rule in MULTI_THREAD_RULES)]
     with tempfile.TemporaryDirectory(prefix="tfedge-cores-") as folder:
         workdir = Path(folder)
-        copy_workflow(workdir, config)
+        copy_workflow(workdir, config, checkout)
+        env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
         log = workdir / "snakemake.log"
         start = time.perf_counter()
         with log.open("w") as stream:
-            result = subprocess.run(args, cwd=workdir, stdout=stream, stderr=subprocess.STDOUT)
+            result = subprocess.run(
+                args, cwd=workdir, stdout=stream, stderr=subprocess.STDOUT, env=env
+            )
         seconds = time.perf_counter() - start
         if result.returncode != 0:
             sys.exit(f"--cores {cores} failed:\n{log.read_text()[-4000:]}")
@@ -63,11 +89,20 @@ def main() -> None:
         action="store_true",
         help=f"give {', '.join(MULTI_THREAD_RULES)} one thread each, so jobs run side by side",
     )
+    parser.add_argument("--compare-with", metavar="REV", help="time git revision REV first")
     options = parser.parse_args()
+    before = {}
+    if options.compare_with:
+        with worktree(options.compare_with) as checkout:
+            for cores in options.cores:
+                before[cores] = timed_run(cores, options.config, options.one_thread_jobs, checkout)
+                print(f"{options.compare_with}: --cores {cores}: {before[cores]:.0f} s", flush=True)
     times = {}
     for cores in options.cores:
         times[cores] = timed_run(cores, options.config, options.one_thread_jobs)
         print(f"--cores {cores}: {times[cores]:.0f} s", flush=True)
+    for cores, seconds in before.items():
+        print(f"--cores {cores}: {seconds / times[cores]:.2f}x faster than {options.compare_with}")
     first = options.cores[0]
     for cores in options.cores[1:]:
         print(f"speed-up --cores {cores} vs --cores {first}: {times[first] / times[cores]:.2f}x")

@@ -1,9 +1,41 @@
 # Benchmarks claim every core and the benchmark_slot resource, so timings never overlap
 # with another job (every profile limits benchmark_slot to 1).
-rule benchmark:
+# One job per variant times all its CPU formats in one process: the test split is decoded
+# and TensorFlow imported once, and the formats are timed side by side. A reconverted
+# format therefore reruns its variant's whole benchmark job.
+if CPU_BENCHMARK_FORMATS:
+
+    rule benchmark:
+        input:
+            unpack(dataset_inputs("test")),
+            converted=[
+                paths.converted_dir("{variant}", fmt) for fmt in CPU_BENCHMARK_FORMATS
+            ],
+            reference=paths.predictions("{variant}", REFERENCE_SEED),
+        output:
+            [paths.bench("{variant}", fmt) for fmt in CPU_BENCHMARK_FORMATS],
+        log:
+            paths.log("benchmark", "{variant}"),
+        benchmark:
+            paths.job_benchmark("benchmark", "{variant}")
+        conda:
+            "../envs/tensorflow.yaml"
+        threads: workflow.cores
+        resources:
+            mem_mb=6000,
+            runtime=60,
+            benchmark_slot=1,
+        params:
+            settings=canonical(config["benchmark"]),
+        script:
+            "../scripts/benchmark.py"
+
+
+# TensorRT: one job per format, with the TensorRT environment and a GPU request.
+rule benchmark_tensorrt:
     input:
         unpack(dataset_inputs("test")),
-        converted=paths.converted_dir("{variant}", "{format}"),
+        converted=[paths.converted_dir("{variant}", "{format}")],
         reference=paths.predictions("{variant}", REFERENCE_SEED),
     output:
         paths.bench("{variant}", "{format}"),
@@ -12,28 +44,16 @@ rule benchmark:
     benchmark:
         paths.job_benchmark("benchmark", "{variant}", "{format}")
     wildcard_constraints:
-        format=CPU_FORMATS,
+        format=TENSORRT_FORMATS,
     conda:
-        "../envs/tensorflow.yaml"
+        "../envs/tensorrt.yaml"
     threads: workflow.cores
     resources:
         mem_mb=6000,
         runtime=60,
         benchmark_slot=1,
+        gpu=1,
     params:
         settings=canonical(config["benchmark"]),
     script:
         "../scripts/benchmark.py"
-
-
-# `use rule … with: resources` replaces the whole set, so it is repeated in full.
-use rule benchmark as benchmark_tensorrt with:
-    wildcard_constraints:
-        format=TENSORRT_FORMATS,
-    conda:
-        "../envs/tensorrt.yaml"
-    resources:
-        mem_mb=6000,
-        runtime=60,
-        benchmark_slot=1,
-        gpu=1,

@@ -30,6 +30,7 @@ REFERENCE_SEED = SEEDS[0]
 # Formats by the environment their jobs run in; the TensorRT ones also need a GPU.
 CPU_FORMATS = pattern("tensorflow")
 TENSORRT_FORMATS = pattern("tensorrt")
+CPU_BENCHMARK_FORMATS = paths.timed_together(config)
 
 
 wildcard_constraints:

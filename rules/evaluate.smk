@@ -1,7 +1,7 @@
 rule evaluate:
     input:
         unpack(dataset_inputs("test")),
-        model=paths.model_file("{variant}", "{seed}", "model.keras"),
+        savedmodel=paths.model_file("{variant}", "{seed}", "savedmodel"),
     output:
         metrics=paths.metrics("{variant}", "{seed}"),
         predictions=paths.predictions("{variant}", "{seed}"),

@@ -1,4 +1,4 @@
-"""Snakemake adapter: rule benchmark → tfedge.bench.benchmark."""
+"""Snakemake adapter: rules benchmark, benchmark_tensorrt → tfedge.bench.benchmark."""
 
 from tfedge.logs import job_log
 
@@ -8,10 +8,10 @@ with job_log(smk.log[0], threads=smk.threads):
     from tfedge.bench import benchmark
 
     benchmark(
-        converted=smk.input.converted,
+        converted=list(smk.input.converted),
+        output_paths=list(smk.output),
         manifest_path=smk.input.manifest,
         reference_predictions=smk.input.reference,
         settings=smk.params.settings,
-        output_path=smk.output[0],
         threads=smk.threads,
     )

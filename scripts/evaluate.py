@@ -8,7 +8,7 @@ with job_log(smk.log[0]):
     from tfedge.evaluate import evaluate_model
 
     evaluate_model(
-        model_path=smk.input.model,
+        savedmodel=smk.input.savedmodel,
         manifest_path=smk.input.manifest,
         metrics_path=smk.output.metrics,
         predictions_path=smk.output.predictions,

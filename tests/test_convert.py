@@ -6,6 +6,7 @@ import itertools
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -49,7 +50,7 @@ def conversions(trained_cnn, tiny_mnist, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def test_images(tiny_mnist):
-    return next(bench.batches_of_test_split(str(tiny_mnist), 16))
+    return bench.test_split_batches(str(tiny_mnist), 16)[0]
 
 
 def run_format(folder: Path, record: dict, images: np.ndarray) -> np.ndarray:
@@ -213,7 +214,7 @@ class CountingRunner:
         return np.eye(3)[images[:, 0, 0, 0].astype(int)]
 
 
-def test_measure_runs_the_split_once_then_exactly_the_configured_repeats():
+def test_a_benchmark_runs_the_split_once_then_exactly_the_configured_repeats():
     classes = np.array([0, 1, 2, 2, 1, 0, 1])
     images = np.zeros((7, 2, 2, 1), np.float32)
     images[:, 0, 0, 0] = classes
@@ -221,13 +222,34 @@ def test_measure_runs_the_split_once_then_exactly_the_configured_repeats():
     batches = [(images[:3], labels[:3]), (images[3:6], labels[3:6]), (images[6:], labels[6:])]
     settings = {"warmup": 2, "repeats": 4, "throughput_batch": 3, "throughput_repeats": 5}
     runner = CountingRunner()
-    result = bench.measure(runner, batches, reference, settings, itertools.count().__next__)
+    result = bench.accuracy(runner, batches, reference)
+    result |= bench.timings(runner, images[:3], settings, itertools.count().__next__)
     assert runner.calls == [3, 3, 1] + [1] * (2 + 4) + [3] * (1 + 5)
     assert result["test_accuracy"] == pytest.approx(6 / 7)
     assert result["agreement"] == pytest.approx(6 / 7)
     assert result["throughput_images_per_s"] == pytest.approx(3.0)
     assert result["latency_batch1"]["p50_ms"] == pytest.approx(1000)
     assert result["latency_batch1"]["samples_ms"] == [1000.0] * 4
+
+
+def test_the_savedmodel_takes_its_accuracy_from_evaluate_and_is_only_timed(tmp_path, monkeypatch):
+    """Evaluate ran this very SavedModel over the test split; the benchmark only times it."""
+    from tfedge.convert import runtimes
+
+    record = {"variant": "cnn", "format": "savedmodel", "status": "ok"}
+    (tmp_path / "savedmodel").mkdir()
+    runner = CountingRunner()
+    monkeypatch.setattr(runtimes, "open_runner", lambda fmt, path, threads: runner)
+    images = np.zeros((4, 2, 2, 1), np.float32)
+    reference = {"labels": np.array([0, 1, 2, 2]), "predicted": np.array([0, 1, 2, 0])}
+    settings = {"warmup": 1, "repeats": 2, "throughput_batch": 4, "throughput_repeats": 1}
+    clock = itertools.count().__next__
+    result = bench.benchmark_one(
+        tmp_path, record, [(images, reference["labels"])], reference, settings, 1, clock
+    )
+    assert runner.calls == [1] * (1 + 2) + [4] * (1 + 1)
+    assert result["test_accuracy"] == 0.75 and result["agreement"] == 1.0
+    assert result["accuracy_from"] == "evaluate"
 
 
 def test_a_throughput_batch_larger_than_the_split_repeats_its_images():
@@ -283,12 +305,49 @@ def test_tolerance_flag_and_fastest_format(tmp_path):
     assert "flagged" not in by_format["tensorrt_fp16"]
 
 
-def test_benchmark_carries_a_skipped_record(tmp_path):
+def test_benchmark_carries_a_skipped_record_without_reading_the_split(tmp_path):
     write_json(tmp_path / RECORD, {"variant": "cnn", "format": "tensorrt_fp32", "status": "skipped",
                                    "reason": "no CUDA device"})  # fmt: skip
-    result = bench.benchmark(str(tmp_path), "unused", "unused", {}, str(tmp_path / "b.json"), 2)
+    output = str(tmp_path / "b.json")
+    [result] = bench.benchmark([str(tmp_path)], [output], "missing.json", "missing.npz", {}, 2)
     assert result["status"] == "skipped" and result["reason"] == "no CUDA device"
-    assert read_json(tmp_path / "b.json") == result
+    assert read_json(output) == result
+
+
+def test_one_job_times_every_format_on_one_decoded_split(
+    conversions, trained_cnn, tiny_mnist, tmp_path, monkeypatch
+):
+    """Each format gets its own record, all from the one decode of the test split."""
+    folder, _ = conversions
+    decodes = []
+    decode = bench.test_split_batches
+    monkeypatch.setattr(
+        bench, "test_split_batches", lambda *args: decodes.append(args) or decode(*args)
+    )
+    from tfedge.models import load_model
+
+    model = load_model(str(trained_cnn / "model.keras"))
+    split = decode(str(tiny_mnist), 32)
+    images, labels = (np.concatenate(arrays) for arrays in zip(*split))
+    reference = tmp_path / "reference.npz"
+    np.savez(reference, labels=labels, predicted=model.predict(images, verbose=0).argmax(axis=1))
+    formats = ["savedmodel", "tflite_fp32", "onnx"]
+    outputs = [str(tmp_path / f"{fmt}.json") for fmt in formats]
+    settings = {"warmup": 1, "repeats": 3, "throughput_batch": 8, "throughput_repeats": 2}
+    results = bench.benchmark(
+        [str(folder / fmt) for fmt in formats],
+        outputs,
+        str(tiny_mnist),
+        str(reference),
+        settings,
+        1,
+    )
+    assert decodes == [(str(tiny_mnist), 8)]
+    assert [read_json(path)["format"] for path in outputs] == formats
+    assert [result["format"] for result in results] == formats
+    for result in results:
+        assert len(result["latency_batch1"]["samples_ms"]) == 3
+        assert result["agreement"] == 1.0
 
 
 def test_benchmark_names_a_missing_model_and_the_fix(conversions, tmp_path):
@@ -296,8 +355,9 @@ def test_benchmark_names_a_missing_model_and_the_fix(conversions, tmp_path):
     damaged = tmp_path / "tflite_fp32"
     shutil.copytree(folder / "tflite_fp32", damaged)
     (damaged / "model.tflite").unlink()
+    record = read_json(damaged / RECORD)
     with pytest.raises(FileNotFoundError, match="delete .*tflite_fp32.* to convert it again"):
-        bench.benchmark(str(damaged), "unused", "unused", {}, str(tmp_path / "b.json"), 1)
+        bench.benchmark_one(damaged, record, [], {}, {}, 1, time.perf_counter)
 
 
 def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path):

@@ -67,7 +67,8 @@ def test_context_sums_jobs_by_rule_and_names_tensorrt_rules(tmp_path):
     ]
     assert context["total_seconds"] == 70.0 and context["chain_seconds"] == 50.0
     assert [job["job"] for job in context["chain"]] == ["cnn seed0", "cnn tensorrt_fp16"]
-    assert rule_of(("benchmark", "cnn", "tflite_fp32")) == "benchmark"
+    assert rule_of(("benchmark", "cnn")) == "benchmark"
+    assert rule_of(("benchmark", "cnn", "tensorrt_fp16")) == "benchmark_tensorrt"
 
 
 def wildcard_names(rule: str, wildcards: str) -> tuple:
@@ -91,6 +92,7 @@ def test_the_job_list_is_the_dag_snakemake_plans(tmp_path):
     }
     assert planned == set(paths.jobs(config))
     assert ("convert", "cnn", "onnx") in planned
+    assert {("benchmark", "cnn"), ("benchmark", "cnn", "tensorrt_fp16")} <= planned
 
 
 def test_the_report_shows_totals_the_rules_and_the_chain(tmp_path):

@@ -64,7 +64,7 @@ def test_tensorrt_conversion_and_benchmark_skip_without_heavy_imports(tmp_path, 
     assert record["reason"].startswith("tensorrt not importable")
     assert [path.name for path in Path(converted).iterdir()] == [RECORD]
 
-    inputs = {"converted": converted, "manifest": "missing", "reference": "missing.npz"}
+    inputs = {"converted": [converted], "manifest": "missing", "reference": "missing.npz"}
     bench_path = str(tmp_path / "bench.json")
     bench = run_adapter("benchmark.py", job(tmp_path, "benchmark", inputs, bench_path), blocked)
     assert bench.returncode == 0, (tmp_path / "benchmark.log").read_text()

@@ -67,13 +67,28 @@ def test_saved_model_export_matches_the_keras_model(trained_mlp):
     np.testing.assert_allclose(served, keras_logits, rtol=1e-5, atol=1e-5)
 
 
+def test_the_keras_file_keeps_weights_not_the_optimizer(trained_mlp):
+    """Nothing resumes from model.keras, so Adam's slots would only slow every load."""
+    import zipfile
+
+    from tfedge.models import load_model
+
+    _, outputs, _ = trained_mlp
+    with zipfile.ZipFile(outputs.model) as archive:
+        config = json.loads(archive.read("config.json"))
+    assert config.get("compile_config") is None
+    loaded = load_model(outputs.model)
+    assert loaded.optimizer is None
+    assert [type(layer).__name__ for layer in loaded.layers][1] == "Flatten"
+
+
 def test_evaluation_metrics_and_predictions_agree(trained_mlp, tiny_mnist, tmp_path):
     from tfedge.evaluate import evaluate_model
 
     _, outputs, _ = trained_mlp
     metrics_path, predictions_path = tmp_path / "m.json", tmp_path / "p.npz"
     metrics = evaluate_model(
-        outputs.model,
+        outputs.savedmodel,
         str(tiny_mnist),
         str(metrics_path),
         str(predictions_path),
@@ -106,7 +121,8 @@ def test_kept_misclassified_images_are_the_first_wrong_ones_across_batches(
     model = load_model(outputs.model)
     images = np.concatenate([batch for batch, _ in image_dataset(tiny_mnist, "test", 64)])
     monkeypatch.setattr(evaluate, "EVAL_BATCH_SIZE", 7)
-    split = evaluate.predict_split(model, str(tiny_mnist), keep_misclassified=8)
+    forward = evaluate.serving_function(outputs.savedmodel)
+    split = evaluate.predict_split(forward, str(tiny_mnist), keep_misclassified=8)
     wrong = np.flatnonzero(split.logits.argmax(axis=1) != split.labels)
     assert len(wrong) > 8  # more wrong than kept; 8 span two batches of 7 at least
     np.testing.assert_array_equal(split.misclassified_index, wrong[:8])

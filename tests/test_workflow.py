@@ -208,7 +208,7 @@ def test_a_deleted_converted_model_is_converted_again(tiny_run, tmp_path):
     shutil.rmtree(edited / "results/converted/cnn/tflite_fp32")
     assert set(job_blocks(dry_run(edited, target="all"))) == {
         ("convert", "variant=cnn, format=tflite_fp32"),
-        ("benchmark", "variant=cnn, format=tflite_fp32"),
+        ("benchmark", "variant=cnn"),
         ("report", ""),
         ("all", ""),
     }
@@ -222,14 +222,20 @@ def test_an_empty_convert_list_plans_no_conversion(tmp_path):
 
 
 def conversion_jobs(rule: str) -> set[tuple[str, str]]:
-    """Jobs of ``rule`` (convert or benchmark) for the tiny config; TensorRT has its own rules."""
-    config = yaml.safe_load(TINY_CONFIG.read_text())
-    formats = validated(config)["convert"]["formats"]
+    """Jobs of ``rule`` (convert or benchmark) for the tiny config; TensorRT has its own rules.
+
+    Convert has a job per format; benchmark one per variant for all its CPU formats.
+    """
+    config = validated(yaml.safe_load(TINY_CONFIG.read_text()))
     jobs = set()
     for variant in config["convert"]["variants"]:
-        for fmt in formats:
-            rule_name = f"{rule}_tensorrt" if fmt.startswith("tensorrt") else rule
-            jobs.add((rule_name, f"variant={variant}, format={fmt}"))
+        for fmt in config["convert"]["formats"]:
+            if FORMATS[fmt].needs_gpu:
+                jobs.add((f"{rule}_tensorrt", f"variant={variant}, format={fmt}"))
+            elif rule == "convert":
+                jobs.add((rule, f"variant={variant}, format={fmt}"))
+            else:
+                jobs.add((rule, f"variant={variant}"))
     return jobs
 
 

@@ -86,6 +86,22 @@ def conversions(config: dict) -> list[tuple[str, str]]:
     return [(variant, fmt) for variant in converted_variants(config) for fmt in formats]
 
 
+def timed_together(config: dict) -> list[str]:
+    """The requested formats one benchmark job per variant times side by side.
+
+    Those that run here on the CPU; TensorRT needs a GPU node and has a job per format.
+    """
+    formats = config["convert"]["formats"]
+    return [fmt for fmt in formats if not FORMATS[fmt].needs_gpu]
+
+
+def benchmark_job(variant: str, fmt: str) -> tuple:
+    """The benchmark job (rule, *names) that times ``fmt`` of ``variant``."""
+    if not FORMATS[fmt].needs_gpu:
+        return ("benchmark", variant)
+    return ("benchmark", variant, fmt)
+
+
 def jobs(config: dict) -> dict[tuple, list[tuple]]:
     """Every job the report depends on, as (rule, *names), with the jobs it waits for.
 
@@ -94,7 +110,8 @@ def jobs(config: dict) -> dict[tuple, list[tuple]]:
 
     The dependencies are those the rules declare; tfedge.report.job_times walks them to
     find the longest chain. TensorRT jobs carry the names of the rules they share a
-    pattern with (convert, benchmark).
+    pattern with (convert, benchmark); one benchmark job times all of a variant's CPU
+    formats (``timed_together``).
     """
     variants, seeds = config["variants"], [f"seed{seed}" for seed in config["seeds"]]
     graph: dict[tuple, list[tuple]] = {("architectures",): []}
@@ -107,10 +124,8 @@ def jobs(config: dict) -> dict[tuple, list[tuple]]:
             graph[("train", name, seed)] = needs + ([("train", parent, seed)] if parent else [])
             graph[("evaluate", name, seed)] = [("train", name, seed), *needs]
     for variant, fmt in conversions(config):
-        graph[("benchmark", variant, fmt)] = [
-            ("convert", variant, fmt),
-            ("evaluate", variant, seeds[0]),
-        ]
+        needs = graph.setdefault(benchmark_job(variant, fmt), [("evaluate", variant, seeds[0])])
+        needs.append(("convert", variant, fmt))
         while ("convert", variant, fmt) not in graph:  # and what it builds on, listed or not
             built_from = FORMATS[fmt].built_from
             if built_from == TRAINED_MODEL:

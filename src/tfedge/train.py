@@ -351,9 +351,14 @@ def fit_with_backoff(run: Run) -> tuple[keras.Model, dict]:
 
 
 def save_model(model: keras.Model, outputs: TrainOutputs) -> None:
-    """The Keras file (for evaluation) and a SavedModel export (for conversion)."""
+    """The Keras file (for evaluation and fine-tuning) and a SavedModel export (for conversion).
+
+    The Keras file holds the layers and weights, not the optimizer: nothing resumes from it
+    (the work folder's backup does), and Adam's two slots per trainable weight made a
+    fine-tuned MobileNet file 2.5 times larger and three times slower to load (13.7 s).
+    """
     partial_model = Path(outputs.model).with_name("model.partial.keras")
-    model.save(partial_model)
+    keras.Model(model.inputs, model.outputs, name=model.name).save(partial_model)
     partial_model.replace(outputs.model)
     partial_export = outputs.savedmodel.rstrip("/") + ".partial"
     model.export(partial_export)

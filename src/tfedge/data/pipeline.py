@@ -34,10 +34,13 @@ def image_dataset(
     *,
     shuffle_seed: int | None = None,
     augment_seed: int | None = None,
+    cache: bool = True,
 ) -> tf.data.Dataset:
     """Batches of (images, labels) of one split; shuffled when ``shuffle_seed`` is given.
 
     The manifest written by prepare_data names the split's file and the image geometry.
+    Decoded images are cached in memory for the next pass; a caller that reads the split
+    once passes ``cache=False`` (at 224 px the cache holds 600 MB per 1,000 images).
     """
     manifest = read_json(manifest_path)
     size, channels = manifest["image_size"], manifest["channels"]
@@ -49,8 +52,9 @@ def image_dataset(
             lambda encoded, label: (decode_image(encoded, size, channels), label),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-        .cache()
     )
+    if cache:
+        dataset = dataset.cache()
     if shuffle_seed is not None:
         dataset = dataset.shuffle(entry["count"], seed=shuffle_seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)

@@ -31,7 +31,7 @@ def read_record(path: str | Path) -> dict:
 def rule_of(job: tuple) -> str:
     """The rule that ran ``job``; TensorRT formats have rules of their own."""
     rule = job[0]
-    if rule in ("convert", "benchmark") and FORMATS[job[2]].environment == "tensorrt":
+    if rule in ("convert", "benchmark") and len(job) == 3 and FORMATS[job[2]].needs_gpu:
         return f"{rule}_tensorrt"
     return rule
 
