@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import binomtest
 
-from tfedge.stats import mcnemar_exact, ratio_of_medians_interval
+from tfedge.stats import mcnemar_exact, median_interval, ratio_of_medians_interval
 
 
 def paired(both: int, only_first: int, only_second: int, neither: int):
@@ -83,3 +83,12 @@ def test_the_interval_refuses_empty_samples_and_impossible_confidence():
         ratio_of_medians_interval([], [1.0])
     with pytest.raises(ValueError, match="strictly between 0 and 1"):
         ratio_of_medians_interval([1.0], [1.0], confidence=95)
+
+
+def test_the_median_interval_narrows_with_more_timings():
+    few, many = timings(10.0, seed=8, runs=10), timings(10.0, seed=8, runs=400)
+    low_few, high_few = median_interval(few)
+    low_many, high_many = median_interval(many)
+    assert low_few < np.median(few) < high_few and low_many < np.median(many) < high_many
+    assert low_many < 10.0 < high_many
+    assert high_many - low_many < (high_few - low_few) / 2

@@ -119,6 +119,9 @@ def test_architectures_section_matches_the_measurements(tiny_run):
     for model in measured["models"]:
         assert f"<td>{model['name']}</td>" in table
         assert f"{model['params'] / 1e6:.2f}" in table
+        low, high = model["latency_p50_interval_ms"]
+        assert low <= model["latency_p50_ms"] <= high
+        assert f"{model['latency_p50_ms']:.2f} ({low:.2f}–{high:.2f})" in table
     assert "Measured here: GoogLeNet has" in html
 
 

@@ -64,6 +64,19 @@ def ratio_of_medians_interval(
     return float(low), float(high)
 
 
+def median_interval(
+    sample: np.ndarray, confidence: float = 0.95, resamples: int = 4000, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of median(sample): how precisely the timings pin it down."""
+    sample = np.asarray(sample, float)
+    if not sample.size:
+        raise ValueError("a bootstrap interval needs at least one timing")
+    medians = resampled_medians(sample, resamples, np.random.default_rng(seed))
+    tail = 50 * (1 - confidence)
+    low, high = np.percentile(medians, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 def resampled_medians(sample: np.ndarray, resamples: int, rng: np.random.Generator) -> np.ndarray:
     """Medians of ``resamples`` draws with replacement from ``sample``, all in one array."""
     draws = rng.integers(0, sample.size, size=(resamples, sample.size))
