@@ -56,10 +56,17 @@ def worktree(revision: str):
             subprocess.run([*git, "worktree", "remove", "--force", str(path)], check=True)
 
 
-def timed_run(cores: int, config: Path, one_thread_jobs: bool, checkout: Path = ROOT) -> float:
+def timed_run(
+    cores: int,
+    config: Path,
+    one_thread_jobs: bool,
+    checkout: Path = ROOT,
+    keep: Path | None = None,
+) -> float:
     """Seconds for a full `snakemake --cores N report` from empty results.
 
-    The workflow and library come from ``checkout`` (this checkout by default).
+    The workflow and library come from ``checkout`` (this checkout by default). With
+    ``keep``, the run's report and job records (results/benchmarks) are copied there.
     """
     args = [SNAKEMAKE, "--cores", str(cores), "report"]
     if one_thread_jobs:
@@ -77,6 +84,9 @@ def timed_run(cores: int, config: Path, one_thread_jobs: bool, checkout: Path = 
         seconds = time.perf_counter() - start
         if result.returncode != 0:
             sys.exit(f"--cores {cores} failed:\n{log.read_text()[-4000:]}")
+        if keep is not None:
+            shutil.copytree(workdir / "results" / "benchmarks", keep / "benchmarks")
+            shutil.copy(workdir / "results" / "report.html", keep)
     return seconds
 
 
@@ -90,16 +100,23 @@ def main() -> None:
         help=f"give {', '.join(MULTI_THREAD_RULES)} one thread each, so jobs run side by side",
     )
     parser.add_argument("--compare-with", metavar="REV", help="time git revision REV first")
+    parser.add_argument(
+        "--keep", type=Path, help="copy each run's report and job records into a folder here"
+    )
     options = parser.parse_args()
     before = {}
     if options.compare_with:
         with worktree(options.compare_with) as checkout:
             for cores in options.cores:
-                before[cores] = timed_run(cores, options.config, options.one_thread_jobs, checkout)
+                kept = options.keep and options.keep / f"{options.compare_with}-cores{cores}"
+                before[cores] = timed_run(
+                    cores, options.config, options.one_thread_jobs, checkout, kept
+                )
                 print(f"{options.compare_with}: --cores {cores}: {before[cores]:.0f} s", flush=True)
     times = {}
     for cores in options.cores:
-        times[cores] = timed_run(cores, options.config, options.one_thread_jobs)
+        kept = options.keep and options.keep / f"cores{cores}"
+        times[cores] = timed_run(cores, options.config, options.one_thread_jobs, keep=kept)
         print(f"--cores {cores}: {times[cores]:.0f} s", flush=True)
     for cores, seconds in before.items():
         print(f"--cores {cores}: {seconds / times[cores]:.2f}x faster than {options.compare_with}")
