@@ -224,6 +224,22 @@ def test_an_empty_convert_list_plans_no_conversion(tmp_path):
     assert rules == {"prepare_data", "train", "evaluate", "architectures", "report"}
 
 
+def test_tensorrt_formats_alone_plan_no_cpu_benchmark_job(tmp_path):
+    """The per-variant benchmark rule exists only when some CPU format is asked for."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["convert"]["formats"] = ["tensorrt_fp16"]
+    jobs = planned_jobs(copy_workflow(tmp_path, config))
+    variants = config["convert"]["variants"]
+    assert {job for job in jobs if job[0].startswith(("convert", "benchmark"))} == {
+        *(("convert", f"variant={variant}, format=onnx") for variant in variants),
+        *(("convert_tensorrt", f"variant={variant}, format=tensorrt_fp16") for variant in variants),
+        *(
+            ("benchmark_tensorrt", f"variant={variant}, format=tensorrt_fp16")
+            for variant in variants
+        ),
+    }
+
+
 def conversion_jobs(rule: str) -> set[tuple[str, str]]:
     """Jobs of ``rule`` (convert or benchmark) for the tiny config; TensorRT has its own rules.
 

@@ -351,7 +351,7 @@ def fit_with_backoff(run: Run) -> tuple[keras.Model, dict]:
 
 
 def save_model(model: keras.Model, outputs: TrainOutputs) -> None:
-    """The Keras file (for evaluation and fine-tuning) and a SavedModel export (for conversion).
+    """The Keras file (for fine-tuning) and a SavedModel export (for evaluation and conversion).
 
     The Keras file holds the layers and weights, not the optimizer: nothing resumes from it
     (the work folder's backup does), and Adam's two slots per trainable weight made a
