@@ -1,6 +1,7 @@
 # make report: set up .venv on first use, then run the whole workflow.
 # make test:   the same set-up, then the test suite.
 # make report CONFIG=my.yaml: run my.yaml alone, in place of config.yaml (checked first).
+# make sweeps: the fine-tuning depth and batch-size curves (config.sweeps.yaml → results/sweeps.html).
 VENV ?= .venv
 CORES ?= 1
 CONFIG ?=
@@ -13,10 +14,13 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 # before --configfile, which takes several values and would swallow it.
 OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config)
 CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&)
-.PHONY: report test lint format docs dry-run clean system-data
+.PHONY: report sweeps test lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
 	$(CHECK_CONFIG) $(BIN)/snakemake --cores $(CORES) report $(OWN_CONFIG)
+
+sweeps:
+	$(MAKE) --no-print-directory report CONFIG=config.sweeps.yaml
 
 test: $(STAMP) system-data
 	$(BIN)/pytest

@@ -33,5 +33,5 @@ localrules:
 rule all:
     default_target: True
     input:
-        paths.report(),
+        paths.report(config["report"]["file"]),
         every_conversion(paths.converted_dir),

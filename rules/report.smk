@@ -7,9 +7,9 @@ rule report:
         template=local("report/templates/report.html.j2"),
         answers=local("report/answers.md"),
     output:
-        paths.report(),
+        paths.report(config["report"]["file"]),
     log:
-        paths.log("report", "report"),
+        paths.log("report", Path(config["report"]["file"]).stem),
     conda:
         "../envs/report.yaml"
     threads: 1

@@ -23,6 +23,25 @@ def validated(config: dict) -> dict:
     return validate_config(copy.deepcopy(config), SCHEMA)
 
 
+def outputs_in(folder: Path):
+    """A training run's output paths inside ``folder``."""
+    from tfedge.train import TrainOutputs
+
+    return TrainOutputs(
+        model=str(folder / "model.keras"),
+        savedmodel=str(folder / "savedmodel"),
+        history=str(folder / "history.csv"),
+        summary=str(folder / "train.json"),
+        tensorboard=str(folder / "tensorboard"),
+    )
+
+
+def table_html(html: str, table_id: str) -> str:
+    """The markup of the report's table ``table_id``, up to its closing tag."""
+    start = html.index(f'id="{table_id}"')
+    return html[start : html.index("</table>", start)]
+
+
 def dataset_settings(**overrides) -> dict:
     """A dataset's settings with the schema's defaults filled in."""
     config = tiny_config()

@@ -24,7 +24,8 @@ def copy_workflow(destination: Path, config: dict) -> Path:
             shutil.copytree(source, destination / name)
         else:
             shutil.copy(source, destination / name)
-    (destination / "config.yaml").write_text(yaml.safe_dump(config))
+    # In the order given (a hand-written config's), not sorted: the rules see it as written.
+    (destination / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     return destination
 
 

@@ -17,6 +17,9 @@ def test_shipped_configs_are_valid_and_get_defaults():
     assert config["datasets"]["mnist"]["probe_timeout_s"] == 3
     assert config["variants"]["mlp_baseline"]["hidden_units"] == 128
     assert validated(tiny_config())["report"]["significance_level"] == 0.05
+    sweeps = validated(yaml.safe_load((ROOT / "config.sweeps.yaml").read_text()))
+    assert list(sweeps["sweeps"]) == ["finetune_depth", "finetune_batch"]
+    assert sweeps["report"]["file"] == "sweeps.html"
 
 
 def mutate(change) -> dict:
@@ -49,6 +52,11 @@ BAD_CONFIGS = {
         "variants.cnn.model",
         "use one of: mlp, cnn",
     ),
+    "report file outside results": (
+        lambda c: c["report"].update(file="../report.html"),
+        "report.file",
+        "is not a file name ending in .html",
+    ),
     "zero epochs": (
         lambda c: c["variants"]["cnn"].update(epochs=0),
         "variants.cnn.epochs",
@@ -67,7 +75,7 @@ BAD_CONFIGS = {
     "baseline not a variant": (
         lambda c: c.update(baseline="resnet50"),
         "baseline",
-        "'resnet50' is not a variant; choose one of: mlp_baseline, cnn, frozen, finetuned",
+        "'resnet50' is not a variant; choose one of: mlp_baseline, cnn, mlp_batch_batch_size_16",
     ),
     "dataset's baseline not a variant": (
         lambda c: c.update(baseline={"mnist": "resnet50"}),
@@ -313,7 +321,8 @@ def test_names_of_letters_digits_and_underscores_pass():
         variant["dataset"] = "MNIST_28" if variant["dataset"] == "mnist" else variant["dataset"]
         if "backbone" in variant:
             variant["backbone"] = "lite0"
-    assert set(validated(config)["variants"]) == {"mlp_2", "cnn", "frozen", "finetuned"}
+    points = {"mlp_batch_batch_size_16", "mlp_batch_batch_size_64"}
+    assert set(validated(config)["variants"]) == {"mlp_2", "cnn", "frozen", "finetuned", *points}
 
 
 def directory_config(folder: str) -> dict:

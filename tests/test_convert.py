@@ -17,8 +17,7 @@ from tfedge.convert import convert, tensorrt
 from tfedge.files import read_json, write_json
 from tfedge.formats import FORMATS, RECORD, settings_slice
 
-from .conftest import ROOT, tiny_config, validated, variant_settings
-from .test_train_evaluate import outputs_in
+from .conftest import ROOT, outputs_in, tiny_config, validated, variant_settings
 
 SETTINGS = validated(tiny_config())["convert"]
 CPU_FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_int8", "onnx")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -18,8 +19,9 @@ from tfedge.report.collect import (
     variant_row,
 )
 from tfedge.report.render import p_value, percent, render_report
+from tfedge.report.sweeps import sweeps_context
 
-from .conftest import ROOT, tiny_config, validated
+from .conftest import ROOT, table_html, tiny_config, validated
 
 TEMPLATE = ROOT / "report" / "templates" / "report.html.j2"
 EVIL = "<script>alert('x')</script>"
@@ -78,6 +80,7 @@ def minimal_context(**overrides) -> dict:
         "backbone_fallbacks": [],
         "answers": load_answers(ROOT / "report" / "answers.md"),
         "conversions": [],
+        "sweeps": [],
         "architectures": {"threads": 2, "reference": "mobilenet_v2", "models": [], "chart": ""},
         "measured_notes": {},
         "job_times": {
@@ -151,6 +154,99 @@ def test_offline_banner_shows_only_when_a_stand_in_was_used():
     assert 'id="offline-banner"' in html and "auto fell back to the bundled" in html
 
 
+def test_offline_banner_is_one_sentence_with_the_details_folded_below():
+    banner = render_report(TEMPLATE, minimal_context()).split('id="offline-banner">')[1]
+    headline, details = banner.split("</div>")[0].split("<details>")
+    sentence = " ".join(re.sub(r"<[^>]+>", "", headline).split())
+    assert re.fullmatch(r"Offline run: stand-in data replaced [^.]*\.", sentence), sentence
+    assert "offline &lt;script&gt;" in details and "Accuracies below are measured" in details
+    assert details.rstrip().endswith("</details>")
+
+
+def accuracy_cell(html: str) -> str:
+    return re.search(r'<td class="num accuracy"[^>]*>(.*?)</td>', html).group(1)
+
+
+def test_one_seed_shows_the_value_and_n_without_a_zero_spread():
+    html = render_report(TEMPLATE, minimal_context())
+    assert accuracy_cell(html) == "97.53 (n = 1)"
+    assert "± 0.00" not in html and "<th>Test accuracy (%)</th>" in html
+
+
+def test_several_seeds_show_mean_and_spread_and_n_even_when_the_spread_is_zero():
+    row = minimal_context()["rows"][0]
+    for std, cell in ((0.01234, "97.53 ± 1.23"), (0.0, "97.53 ± 0.00")):
+        rows = [{**row, "seeds": [0, 1, 2], "accuracy_std": std}]
+        html = render_report(TEMPLATE, minimal_context(seeds=[0, 1, 2], rows=rows))
+        assert accuracy_cell(html) == cell
+        assert "<th>Test accuracy (%, mean ± std, n = 3)</th>" in html
+
+
+class TableBoxes(HTMLParser):
+    """Each table's id or class, and whether an element around it has the class ``wide``."""
+
+    VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "wbr"}
+
+    def __init__(self):
+        super().__init__()
+        self.open, self.tables = [], {}
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "table":
+            name = attributes.get("id") or attributes.get("class")
+            self.tables[name] = any(wide for _, wide in self.open)
+        if tag not in self.VOID:
+            self.open.append((tag, "wide" in (attributes.get("class") or "").split()))
+
+    def handle_endtag(self, tag):
+        tags = [name for name, _ in self.open]
+        if tag in tags:
+            del self.open[len(tags) - 1 - tags[::-1].index(tag) :]
+
+
+def every_table_context() -> dict:
+    """A context that fills every table the template can draw."""
+    model = {
+        "name": "mobilenet_v2", "input_size": 224, "params": 3.5e6, "macs": 3e8, "layers": 105,
+        "latency_p50_ms": 17.3, "latency_p50_interval_ms": [16.9, 17.8], "tflite_fp32_bytes": 1.4e7,
+        "params_ratio": 1.0, "macs_ratio": 1.0, "latency_ratio": 1.0,
+        "published": {"params": 3.4e6, "macs": 3e8, "top1": 72.0, "citation": "Sandler et al."},
+    }  # fmt: skip
+    per_class = [{"class": "0", "precision": 1.0, "recall": 1.0, "f1": 1.0, "support": 5}]
+    job = {"rule": "train", "job": "cnn seed0", "seconds": 9.0, "cpu_seconds": 8.0, "peak_mb": 9.0}
+    context = minimal_context(
+        figures={
+            "cnn": {"curves": "", "confusion": "", "misclassified": "", "misclassified_total": 0,
+                    "per_class": per_class},
+        },
+        conversions=[
+            {"variant": "cnn", "seed": 0, "reference_accuracy": 0.95, "chart": "",
+             "rows": [conversion_row("savedmodel", 1.0)]},
+        ],
+        architectures={"threads": 2, "reference": "mobilenet_v2", "chart": "", "models": [model]},
+        job_times={
+            "rules": [{**job, "jobs": 1, "longest": 9.0}], "jobs": [job], "chain": [],
+            "total_seconds": 9.0, "chain_seconds": 9.0, "peak_mb": 9.0,
+        },
+    )  # fmt: skip
+    context["rows"][0]["backbone"] = "mobilenet_v2 (hub)"
+    context["datasets"]["mnist"]["images"]["skipped"] = [{"file": "a.jpg", "reason": "truncated"}]
+    return context
+
+
+def test_every_table_scrolls_in_a_wide_box():
+    """A table wider than the screen scrolls inside its box instead of widening the page."""
+    parser = TableBoxes()
+    parser.feed(render_report(TEMPLATE, every_table_context()))
+    assert set(parser.tables) == {
+        "datasets-table", "skipped-images", "backbones-table", "accuracy-table",
+        f"baseline-layers-{EVIL}", "per-class", "conversions-cnn", "architectures-table",
+        "rule-times", "job-times-table", "environment-table",
+    }  # fmt: skip
+    assert [name for name, wide in parser.tables.items() if not wide] == []
+
+
 def test_the_four_answers_are_rendered_with_sources():
     answers = load_answers(ROOT / "report" / "answers.md")
     assert len(answers) == 4
@@ -194,12 +290,13 @@ def test_number_formats():
 def test_comparison_sentences_follow_the_numbers():
     from tfedge.report.collect import comparison_sentence
 
-    def sentence(accuracy, beats, unfrozen=False):
+    def sentence(accuracy, beats, unfrozen=False, source_used="tfds"):
         comparison = {
             "reference": "mlp", "reference_accuracy": 0.90, "difference": accuracy - 0.90,
             "worst_p": 0.001 if beats else 0.3, "beats": beats,
         }  # fmt: skip
-        row = {"variant": "cnn", "accuracy_mean": accuracy, "unfrozen": unfrozen}
+        row = {"variant": "cnn", "accuracy_mean": accuracy, "unfrozen": unfrozen,
+               "source_used": source_used}  # fmt: skip
         return comparison_sentence({**row, "comparison": comparison}, 0.05)
 
     assert sentence(0.95, True).startswith("cnn beats mlp: 95.00 % vs 90.00 % (+5.00 points")
@@ -207,6 +304,10 @@ def test_comparison_sentences_follow_the_numbers():
     assert sentence(0.89, False).startswith("cnn does not beat mlp")
     assert sentence(0.95, True, unfrozen=True).startswith("Unfreezing helped: cnn 95.00 % vs mlp")
     assert sentence(0.89, False, unfrozen=True).startswith("Unfreezing did not help")
+    caveat = "On the offline stand-in data this run cannot show the homework's gain"
+    assert caveat in sentence(0.91, False, unfrozen=True, source_used="bundled")
+    assert caveat not in sentence(0.91, False, unfrozen=True, source_used="tfds")
+    assert caveat not in sentence(0.95, True, unfrozen=True, source_used="bundled")
 
 
 def test_names_are_drawn_as_written_not_as_maths():
@@ -259,11 +360,6 @@ def fake_run(variant: str, seed: int, share_correct: float) -> Run:
     )
 
 
-def table(html: str, table_id: str) -> str:
-    start = html.index(f'id="{table_id}"')
-    return html[start : html.index("</table>", start)]
-
-
 def report_of(config: dict) -> tuple[list[dict], str]:
     """Rows with comparisons, and the rendered report, from fake runs: baselines 60 % right."""
     variants, per_dataset = config["variants"], baselines(config)
@@ -281,17 +377,21 @@ def report_of(config: dict) -> tuple[list[dict], str]:
     return rows, render_report(TEMPLATE, context)
 
 
+MLP_BATCH_POINTS = ("mlp_batch_batch_size_16", "mlp_batch_batch_size_64")  # the tiny sweep
+
+
 def test_each_dataset_is_compared_with_its_own_baseline():
     rows, html = report_of(config_with({"mnist": "mlp_baseline", "flowers": "frozen"}))
     references = {row["variant"]: (row["comparison"] or {}).get("reference") for row in rows}
     assert references == {
         "mlp_baseline": None, "cnn": "mlp_baseline",
         "frozen": None, "finetuned": "frozen", "frozen_small": "frozen",
+        **{point: "mlp_baseline" for point in MLP_BATCH_POINTS},
     }  # fmt: skip
     assert "cnn beats mlp_baseline: 90.00 % vs 60.00 %" in html
     assert "frozen_small beats frozen: 90.00 % vs 60.00 %" in html
     assert "<strong>mlp_baseline</strong> on mnist, <strong>frozen</strong> on flowers" in html
-    assert table(html, "accuracy-table").count("(baseline)") == 2
+    assert table_html(html, "accuracy-table").count("(baseline)") == 2
     assert 'id="baseline-layers-mlp_baseline"' in html and "mlp_baseline_dense" in html
     assert 'id="baseline-layers-frozen"' in html and "frozen_dense" in html
 
@@ -300,7 +400,7 @@ def test_a_dataset_left_out_of_the_mapping_gets_no_comparison():
     rows, html = report_of(config_with({"flowers": "frozen"}))
     compared = {row["variant"] for row in rows if row["comparison"]}
     assert compared == {"finetuned", "frozen_small"}
-    assert table(html, "accuracy-table").count("(baseline)") == 1
+    assert table_html(html, "accuracy-table").count("(baseline)") == 1
     assert 'id="baseline-layers-frozen"' in html and "frozen_dense" in html
     assert "mlp_baseline_dense" not in html
 
@@ -308,7 +408,7 @@ def test_a_dataset_left_out_of_the_mapping_gets_no_comparison():
 def test_one_baseline_name_still_compares_its_dataset_only():
     rows, html = report_of(config_with("mlp_baseline"))
     compared = {row["variant"] for row in rows if row["comparison"]}
-    assert compared == {"cnn", "finetuned"}
+    assert compared == {"cnn", "finetuned", *MLP_BATCH_POINTS}
     assert 'id="baseline-layers-mlp_baseline"' in html and 'id="baseline-layers-frozen"' not in html
 
 
@@ -365,3 +465,25 @@ def test_no_row_is_highlighted_without_a_measurable_winner():
     assert cells["onnx"] == "no measurable difference (0.91–1.09)"
     assert "fastest within tolerance</strong>" not in section
     assert 'class="fastest' not in section
+
+
+def test_a_sweep_renders_its_table_sentence_and_curve():
+    config = validated(tiny_config())  # the tiny config sweeps mlp_batch's batch size
+    runs = {name: [fake_run(name, seed, 0.9) for seed in (0, 1)] for name in config["variants"]}
+    for name, size in zip(MLP_BATCH_POINTS, (16, 64)):
+        for run in runs[name]:
+            run.summary.update(
+                batch_size_requested=size, batch_size=size, images_per_second=size / 4,
+                peak_tensor_memory_mb=2.0 * size, memory_available_mb=2000.0, memory_limit_mb=None,
+            )  # fmt: skip
+    html = render_report(TEMPLATE, minimal_context(sweeps=sweeps_context(config, runs, 0.05)))
+    rows = table_html(html, "sweep-table-mlp_batch")
+    assert rows.index("mlp_batch_batch_size_16") < rows.index("mlp_batch_batch_size_64")
+    assert "90.00 (90.00–90.00)" in rows and "16.0" in rows and "128" in rows
+    assert "batch 64 trains 4.00× as fast as batch 16 (16 against 4 images/s)" in html
+    assert 'href="#sweeps"' in html and 'alt="mlp_batch sweep"' in html
+    assert "2,000 MB were available" in html
+
+
+def test_no_sweep_no_section():
+    assert 'id="sweeps"' not in render_report(TEMPLATE, minimal_context())

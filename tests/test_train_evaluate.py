@@ -10,19 +10,7 @@ import pytest
 
 from tfedge.files import read_json
 
-from .conftest import variant_settings
-
-
-def outputs_in(folder):
-    from tfedge.train import TrainOutputs
-
-    return TrainOutputs(
-        model=str(folder / "model.keras"),
-        savedmodel=str(folder / "savedmodel"),
-        history=str(folder / "history.csv"),
-        summary=str(folder / "train.json"),
-        tensorboard=str(folder / "tensorboard"),
-    )
+from .conftest import outputs_in, variant_settings
 
 
 def history_epochs(path) -> list[int]:
@@ -49,6 +37,9 @@ def test_training_writes_every_output_and_a_summary(trained_mlp):
     assert summary["epochs_run"] == 3 and summary["resumed_after_epoch"] == 0
     assert summary["params"] == 101_770 and summary["batch_size"] == 32
     assert summary["train_seconds"] > 0 and 1 <= summary["best_epoch"] <= 3
+    assert summary["images_per_second"] == pytest.approx(200 * 3 / summary["train_seconds"])
+    assert summary["memory_limit_mb"] is None and summary["memory_available_mb"] > 0
+    assert 0 < summary["peak_tensor_memory_mb"] < summary["peak_memory_mb"]
     assert [layer["type"] for layer in summary["layers"]][0] == "Flatten"
     assert history_epochs(outputs.history) == [0, 1, 2]
     assert (folder / "savedmodel" / "saved_model.pb").is_file()

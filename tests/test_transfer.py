@@ -9,8 +9,7 @@ from tfedge.files import read_json
 from tfedge.models import backbones
 from tfedge.models.backbones import BackboneChoice, choose_backbone
 
-from .conftest import backbone_settings, variant_settings
-from .test_train_evaluate import outputs_in
+from .conftest import backbone_settings, outputs_in, variant_settings
 
 BUNDLED = BackboneChoice("lite", "efficientnet_lite0_bundled", "test")
 
@@ -193,14 +192,25 @@ def test_out_of_memory_halves_the_batch_and_records_it(tiny_mnist, tmp_path, mon
     assert read_json(tmp_path / "train.json")["oom_backoffs"] == summary["oom_backoffs"]
 
 
-def test_out_of_memory_below_the_floor_says_what_to_change(tiny_mnist, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("memory_limit_mb", "says"),
+    [
+        (None, r"\(min_batch_size is 4\): lower the dataset's image_size"),
+        (300, r"\(min_batch_size is 4, memory_limit_mb is 300\): raise memory_limit_mb, lower"),
+    ],
+)
+def test_out_of_memory_below_the_floor_says_what_to_change(
+    tiny_mnist, tmp_path, monkeypatch, memory_limit_mb, says
+):
     from tfedge import train
 
     monkeypatch.setattr(
         train, "training_callbacks", OutOfMemoryOnce().callbacks(train.training_callbacks)
     )
-    variant = variant_settings("mlp_baseline", epochs=1, batch_size=4, min_batch_size=4)
-    with pytest.raises(MemoryError, match="min_batch_size is 4"):
+    variant = variant_settings(
+        "mlp_baseline", epochs=1, batch_size=4, min_batch_size=4, memory_limit_mb=memory_limit_mb
+    )
+    with pytest.raises(MemoryError, match=says):
         train.train_variant(
             "mlp_baseline", variant, 0, str(tiny_mnist), outputs_in(tmp_path), str(tmp_path / "w")
         )

@@ -16,7 +16,7 @@ import yaml
 from tfedge.formats import FORMATS
 from tfedge.report.collect import conversion_rows
 
-from .conftest import ROOT, TINY_CONFIG, validated
+from .conftest import ROOT, TINY_CONFIG, table_html, validated
 from .snakemake_runs import (
     copy_workflow,
     dry_run,
@@ -64,7 +64,7 @@ def test_report_accuracy_cells_equal_the_metrics(tiny_run):
     html = (tiny_run / "results" / "report.html").read_text()
     parser = CellParser()
     parser.feed(html)
-    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config = validated(yaml.safe_load(TINY_CONFIG.read_text()))  # sweeps expanded
     assert set(parser.cells) == set(config["variants"])
     for variant, cell in parser.cells.items():
         accuracies = [
@@ -91,7 +91,7 @@ def test_report_is_self_contained_and_flags_the_stand_in(tiny_run):
 
 def test_summary_names_the_best_variant_per_dataset(tiny_run):
     html = (tiny_run / "results" / "report.html").read_text()
-    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config = validated(yaml.safe_load(TINY_CONFIG.read_text()))
     for dataset in config["datasets"]:
         variants = [name for name, v in config["variants"].items() if v["dataset"] == dataset]
         means = {
@@ -189,9 +189,13 @@ def test_reordering_every_key_reruns_nothing(tiny_run, tmp_path):
     assert plan_with_config(tiny_run, tmp_path, yaml.safe_dump(config, sort_keys=False)) == set()
 
 
-def test_the_hand_written_config_and_its_yaml_round_trip_plan_the_same(tiny_run, tmp_path):
-    """The run was made from yaml.safe_dump's sorted keys; the file as written reruns nothing."""
-    assert (tiny_run / "config.yaml").read_text() != TINY_CONFIG.read_text()
+def test_the_hand_written_config_and_its_sorted_round_trip_plan_the_same(tiny_run, tmp_path):
+    """The run was made from the config in its written order; sorted keys, or the file with
+    its comments, rerun nothing."""
+    written = (tiny_run / "config.yaml").read_text()
+    sorted_keys = yaml.safe_dump(yaml.safe_load(written))
+    assert sorted_keys != written != TINY_CONFIG.read_text()
+    assert plan_with_config(tiny_run, tmp_path, sorted_keys) == set()
     assert plan_with_config(tiny_run, tmp_path, TINY_CONFIG.read_text()) == set()
 
 
@@ -269,6 +273,30 @@ def test_editing_one_variant_reruns_only_its_chain_and_the_report(tiny_run, tmp_
     assert plan_after_edit(tiny_run, tmp_path, more_cnn_epochs) == expected
 
 
+def test_editing_one_sweep_value_reruns_only_that_point_and_the_report(tiny_run, tmp_path):
+    def another_batch_size(config):
+        config["variants"]["mlp_batch"]["batch_size"] = [16, 128]
+
+    seeds = yaml.safe_load(TINY_CONFIG.read_text())["seeds"]
+    expected = {
+        (rule, f"variant=mlp_batch_batch_size_128, seed={seed}")
+        for rule in ("train", "evaluate")
+        for seed in seeds
+    }
+    assert plan_after_edit(tiny_run, tmp_path, another_batch_size) == expected | {("report", "")}
+
+
+def test_report_draws_the_sweep_from_its_points_results(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    rows = table_html(html, "sweep-table-mlp_batch")
+    for point in ("mlp_batch_batch_size_16", "mlp_batch_batch_size_64"):
+        summary = json.loads((tiny_run / f"results/models/{point}/seed0/train.json").read_text())
+        assert summary["batch_size"] == summary["batch_size_requested"]
+        assert point in rows
+    assert "is the largest that fits of those tried (none ran out of memory)" in html
+    assert 'alt="mlp_batch sweep"' in html
+
+
 def test_editing_a_benchmark_setting_reruns_only_benchmarks_and_the_report(tiny_run, tmp_path):
     def more_repeats(config):
         config["benchmark"]["repeats"] += 1
@@ -324,39 +352,75 @@ CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = ROOT / "test-artifacts"
 
 
+# The page's width, tables wider than a box that does not scroll, the tallest architectures row.
+LAYOUT = """() => {
+  const contentWidth = box => {
+    const style = getComputedStyle(box);
+    return box.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  };
+  const scrolls = box => ["auto", "scroll"].includes(getComputedStyle(box).overflowX);
+  return {
+    page: document.documentElement.scrollWidth,
+    viewport: window.innerWidth,
+    clipped: [...document.querySelectorAll("table")]
+      .filter(t => t.offsetWidth > contentWidth(t.parentElement) + 1 && !scrolls(t.parentElement))
+      .map(t => t.id || t.className || t.parentElement.tagName),
+    tallest_architecture_row: Math.max(...[...document.querySelectorAll("#architectures-table tr")]
+      .map(row => row.getBoundingClientRect().height)),
+  };
+}"""
+SCREENSHOTS = {1280: "report.png", 390: "report-390px.png"}
+
+
 def test_report_renders_in_a_real_browser(tiny_run):
-    """Headless Chromium, no network: no console errors or failed requests, every figure drawn."""
+    """Headless Chromium, no network, on a laptop and a phone (1280 and 390 px wide).
+
+    No console errors or failed requests, every figure drawn, and with every <details> open
+    the page never scrolls sideways: a wide table scrolls in its own box.
+    """
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is not installed (make installs it where apt works)")
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     flags = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-    errors, failed = [], []
+    errors, failed, seen = [], [], {}
+    ARTIFACTS.mkdir(exist_ok=True)
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=flags)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
-        page.route("http*://**", lambda route: route.abort())
-        page.on("console", lambda message: message.type == "error" and errors.append(message.text))
-        page.on("requestfailed", lambda request: failed.append(request.url))
-        page.goto((tiny_run / "results" / "report.html").as_uri(), wait_until="load")
-        images = page.eval_on_selector_all(
-            "img", "els => els.map(e => [e.alt, e.naturalWidth, e.getBoundingClientRect().height])"
-        )
-        tables = page.eval_on_selector_all("table[id]", "els => els.map(e => e.id)")
-        text = page.inner_text("body")
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=True)
+        for width, screenshot in SCREENSHOTS.items():
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            page.route("http*://**", lambda route: route.abort())
+            page.on("console", lambda msg: msg.type == "error" and errors.append(msg.text))
+            page.on("requestfailed", lambda request: failed.append(request.url))
+            page.goto((tiny_run / "results" / "report.html").as_uri(), wait_until="load")
+            images = page.eval_on_selector_all(
+                "img",
+                "els => els.map(e => [e.alt, e.naturalWidth, e.getBoundingClientRect().height])",
+            )
+            page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+            page.eval_on_selector_all("details", "els => els.forEach(e => { e.open = true; })")
+            seen[width] = {
+                "images": images,
+                "tables": page.eval_on_selector_all("table[id]", "els => els.map(e => e.id)"),
+                "text": page.inner_text("body"),
+                "layout": page.evaluate(LAYOUT),
+            }
+            page.close()
         browser.close()
     assert errors == [] and failed == []
-    assert images and all(width > 0 and height > 0 for _, width, height in images), images
-    assert {
-        "accuracy-table",
-        "baseline-layers-mlp_baseline",
-        "environment-table",
-        "conversions-cnn",
-    } <= set(tables)
-    for variant in yaml.safe_load(TINY_CONFIG.read_text())["variants"]:
-        assert variant in text
-    for question in ("What is TensorFlow", "What is TensorRT", "What is ImageNet", "MobileNet"):
-        assert question in text
-    print(f"screenshot: {ARTIFACTS / 'report.png'}")
+    variants = yaml.safe_load(TINY_CONFIG.read_text())["variants"]
+    questions = ("What is TensorFlow", "What is TensorRT", "What is ImageNet", "MobileNet")
+    for width, found in seen.items():
+        images, layout = found["images"], found["layout"]
+        assert images and all(drawn > 0 and high > 0 for _, drawn, high in images), images
+        assert layout["viewport"] == width and layout["page"] <= width, layout
+        assert layout["clipped"] == [], layout
+        assert {
+            "accuracy-table",
+            "baseline-layers-mlp_baseline",
+            "environment-table",
+            "conversions-cnn",
+        } <= set(found["tables"])
+        assert [name for name in (*variants, *questions) if name not in found["text"]] == []
+    assert seen[1280]["layout"]["tallest_architecture_row"] < 100, seen[1280]["layout"]
+    print("screenshots:", *(ARTIFACTS / name for name in SCREENSHOTS.values()))

@@ -20,6 +20,8 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from tfedge.sweeps import expand_sweeps, take_sweeps
+
 
 class ConfigError(ValueError):
     """config.yaml is wrong; the message lists each bad field and what it accepts."""
@@ -47,6 +49,8 @@ def field_path(error: ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
 
+HTML_FILE_PATTERN_START = "^[A-Za-z0-9_.-]+"  # report.file's pattern in the schema
+
 BASELINE_FORMS = (
     "is neither a variant name nor a mapping dataset: variant (e.g. baseline: mlp_baseline, "
     "or baseline: {mnist: mlp_baseline, flowers: mobilenet_frozen})"
@@ -56,9 +60,14 @@ BASELINE_FORMS = (
 def describe(error: ValidationError) -> str:
     """One line naming the field, what is wrong, and what would be accepted."""
     where = field_path(error)
+    if error.schema.get("pattern", "").startswith(HTML_FILE_PATTERN_START):
+        return (
+            f"{where}: {error.instance!r} is not a file name ending in .html; use letters, "
+            "digits, ., _ and - only (e.g. sweeps.html)"
+        )
     if "pattern" in error.schema:
-        # Only $defs/name has a pattern. A bad key is reported with the mapping's path and
-        # the key as instance; a bad value (a baseline) with its own path.
+        # Otherwise only $defs/name has a pattern. A bad key is reported with the mapping's
+        # path and the key as instance; a bad value (a baseline) with its own path.
         return _describe_bad_name(where, error.instance)
     if error.validator == "oneOf" and where == "baseline":
         return f"{where}: {error.instance!r} {BASELINE_FORMS}"
@@ -301,12 +310,20 @@ def _invalid(problems: list[str], source: str) -> str:
 def validate_config(config: dict, schema_path: str | Path, source: str = "config.yaml") -> dict:
     """Fill defaults into ``config`` in place and raise ConfigError listing every problem.
 
+    Variants that give a list for a setting are replaced by one variant per value (see
+    tfedge.sweeps); ``config["sweeps"]`` records which, for the report's curves.
+
     ``source`` names the file(s) the config came from, for the error's first line.
     """
     schema = yaml.safe_load(Path(schema_path).read_text())
+    recorded_sweeps = config.pop("sweeps", {})  # a config validated before keeps its record
+    sweeps, problems = take_sweeps(config, schema)
     errors = _meant_branches(list(_DefaultingValidator(schema).iter_errors(config)))
     errors.sort(key=field_path)
-    problems = [describe(error) for error in _most_specific(errors)]
+    problems += [describe(error) for error in _most_specific(errors)]
+    config["sweeps"] = recorded_sweeps
+    if not problems:
+        problems = expand_sweeps(config, sweeps)
     if not problems:
         problems = check_references(config)
     if problems:

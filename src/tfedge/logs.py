@@ -1,4 +1,7 @@
-"""The job context of every adapter: its log, and its cores for TensorFlow, set before TF loads.
+"""The job context of every adapter: its log, and its cores and memory cap for TensorFlow.
+
+The cores and the cap are environment variables TensorFlow reads when it starts, so they are
+set here, before TF loads.
 
 Sends everything a job prints, TensorFlow's C++ logging included, to its Snakemake log.
 """
@@ -23,16 +26,33 @@ def limit_threads(threads: int) -> None:
     os.environ["TF_NUM_INTEROP_THREADS"] = str(max(1, min(2, threads)))
 
 
+CPU_MEMORY_LIMIT = "TF_CPU_BFC_MEM_LIMIT_IN_MB"
+
+
+def limit_memory(memory_mb: int | None) -> None:
+    """Cap TensorFlow's CPU allocator at ``memory_mb`` (a variant's memory_limit_mb; None: no cap).
+
+    The allocator (BFC, see keras_env) reads the cap once, when TensorFlow's runtime starts,
+    and then raises ResourceExhaustedError for what does not fit, so the batch back-off
+    happens at a known size. On a GPU machine it caps the host's allocator too;
+    ``keras_env.cap_memory`` caps the GPUs.
+    """
+    if memory_mb is not None:
+        os.environ[CPU_MEMORY_LIMIT] = str(memory_mb)
+
+
 @contextlib.contextmanager
-def job_log(path: str, threads: int | None = None) -> Iterator[None]:
+def job_log(path: str, threads: int | None = None, memory_mb: int | None = None) -> Iterator[None]:
     """Redirect file descriptors 1 and 2 to ``path`` and log at INFO level there.
 
     Redirecting the descriptors (not just ``sys.stdout``) also captures what TensorFlow's
     native code writes, which would otherwise clutter the Snakemake console. With
-    ``threads``, TensorFlow gets that many cores (``limit_threads``).
+    ``threads``, TensorFlow gets that many cores (``limit_threads``); with ``memory_mb``, that
+    much memory (``limit_memory``).
     """
     if threads is not None:
         limit_threads(threads)
+    limit_memory(memory_mb)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)

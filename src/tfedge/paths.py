@@ -43,8 +43,9 @@ def predictions(variant: str, seed: int | str) -> str:
     return f"{RESULTS}/metrics/{variant}/seed{seed}.predictions.npz"
 
 
-def report() -> str:
-    return f"{RESULTS}/report.html"
+def report(file: str = "report.html") -> str:
+    """The HTML report; ``file`` is the config's ``report.file``."""
+    return f"{RESULTS}/{file}"
 
 
 def log(rule: str, *names: object) -> str:
@@ -141,11 +142,13 @@ def report_inputs(config: dict) -> dict[str, dict]:
 
     The rule declares the paths; the report script pairs the same keys with the paths
     Snakemake hands it (``staged``), which differ from these on remote storage, so neither
-    side rebuilds a path on its own.
+    side rebuilds a path on its own. That pairing goes by position, and the rule sees the
+    config as written while the script gets it canonical (keys sorted), so each kind is
+    listed in key order: the same for any order of the config's keys.
     """
     runs = [(variant, seed) for variant in config["variants"] for seed in config["seeds"]]
     datasets = sorted({variant["dataset"] for variant in config["variants"].values()})
-    return {
+    keyed = {
         "metrics": {run: metrics(*run) for run in runs},
         "predictions": {run: predictions(*run) for run in runs},
         "summaries": {run: model_file(*run, "train.json") for run in runs},
@@ -155,6 +158,7 @@ def report_inputs(config: dict) -> dict[str, dict]:
         "architectures": {"architectures": architectures()},
         "job_times": {job: job_benchmark(*job) for job in jobs(config)},
     }
+    return {kind: dict(sorted(entries.items())) for kind, entries in keyed.items()}
 
 
 def staged(keyed: dict[str, dict], files: Mapping[str, Sequence[str]]) -> dict[str, dict]:

@@ -5,12 +5,14 @@ A run keeps its checkpoints and partial logs in a work folder outside Snakemake'
 finished epoch when the job is run again. The folder records the settings and data it was
 written with (settings.json) and is resumed only by the same ones; otherwise it is discarded.
 Only a finished run moves its files into place.
-Running out of memory halves the batch size and tries again (recorded in train.json).
+Running out of memory halves the batch size and tries again (recorded in train.json); a
+variant's memory_limit_mb caps TensorFlow's memory, so that happens at a known size.
 """
 
 from __future__ import annotations
 
 import csv
+import gc
 import json
 import logging
 import math
@@ -21,11 +23,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 from tfedge.data.pipeline import image_dataset
 from tfedge.data.records import sha256
 from tfedge.files import read_json, replace_dir, write_json
-from tfedge.keras_env import keras, tf, use_threads
+from tfedge.keras_env import (
+    cap_memory,
+    keras,
+    peak_memory_mb,
+    reset_peak_memory,
+    tf,
+    use_threads,
+)
 from tfedge.models import build_model, layer_table, load_model
 from tfedge.models.backbones import BackboneChoice, choose_backbone
 from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_trainable
@@ -95,6 +105,22 @@ class EpochTimer(keras.callbacks.Callback):
             logs["epoch_seconds"] = time.perf_counter() - self._started
 
 
+class SingleDeviceAdam(keras.optimizers.Adam):
+    """Adam that skips summing the gradients over replicas when there is only one.
+
+    Keras sums them through a custom gradient, which TensorFlow registers globally for each
+    traced training step and never drops; the registration keeps that step's graph, and
+    through it the model's weights and Adam's slots, alive. After an out-of-memory error the
+    failed attempt's model then stayed in memory (89 of a 245 MB cap) and the smaller batches
+    ran out too. With one replica the sum is the gradient itself.
+    """
+
+    def aggregate_gradients(self, grads_and_vars):
+        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
+            return super().aggregate_gradients(grads_and_vars)
+        return grads_and_vars
+
+
 def learning_rate(variant: dict, steps_per_epoch: int):
     """A constant rate, or cosine decay driven by the optimizer's step count.
 
@@ -111,7 +137,7 @@ def compile_model(model: keras.Model, variant: dict, train_count: int, batch_siz
     """Adam and sparse categorical cross-entropy on logits, as in the TF2 quickstart."""
     rate = learning_rate(variant, math.ceil(train_count / batch_size))
     model.compile(
-        optimizer=keras.optimizers.Adam(rate),
+        optimizer=SingleDeviceAdam(rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -317,37 +343,62 @@ def fit(run: Run, batch_size: int) -> tuple[keras.Model, float]:
     return model, feature_seconds
 
 
-def smaller_batch(batch_size: int, floor: int, error: BaseException) -> int:
+def smaller_batch(batch_size: int, variant: dict, error: BaseException) -> int:
     """Half the batch size, or an error that says what to change when the floor is reached."""
-    smaller = batch_size // 2
+    smaller, floor, cap = batch_size // 2, variant["min_batch_size"], variant["memory_limit_mb"]
     if smaller < floor:
+        limits = f"min_batch_size is {floor}" + (f", memory_limit_mb is {cap}" if cap else "")
+        fixes = "raise memory_limit_mb, " if cap else ""
         raise MemoryError(
-            f"out of memory even at batch size {batch_size} (min_batch_size is {floor}): "
+            f"out of memory even at batch size {batch_size} ({limits}): {fixes}"
             "lower the dataset's image_size, free memory, or lower min_batch_size"
         ) from error
     return smaller
 
 
+def error_line(error: BaseException) -> str:
+    """The error's type and the line saying what ran out (TensorFlow's starts "OOM when ...")."""
+    lines = str(error).splitlines() or [""]
+    line = next((line for line in lines if "OOM when" in line), lines[0])
+    return f"{type(error).__name__}: {line.strip()[:200]}"
+
+
+def release_memory() -> None:
+    """Free what a failed attempt allocated, so the smaller batch has the memory.
+
+    The error's traceback holds the attempt's frames (its model, optimizer and datasets) in
+    reference cycles, which only the garbage collector breaks.
+    """
+    keras.backend.clear_session()
+    gc.collect()
+
+
 def fit_with_backoff(run: Run) -> tuple[keras.Model, dict]:
     """Fit, halving the batch size after each out-of-memory error.
 
-    Returns the model and what train.json records of the attempts.
+    Returns the model and what train.json records of the attempts, the allocator's peak
+    during the one that succeeded included.
     """
     batch_size, backoffs = run.variant["batch_size"], []
     while True:
+        reset_peak_memory()
         try:
             model, feature_seconds = fit(run, batch_size)
-            attempts = {"batch_size": batch_size, "oom_backoffs": backoffs}
-            return model, {**attempts, "feature_seconds": feature_seconds}
         except OUT_OF_MEMORY as error:
-            smaller = smaller_batch(batch_size, run.variant["min_batch_size"], error)
-            message = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
-            log.warning(
-                "%s: out of memory at batch %d, retrying at %d", run.name, batch_size, smaller
+            smaller = smaller_batch(batch_size, run.variant, error)
+            backoffs.append(
+                {"from_batch_size": batch_size, "to": smaller, "error": error_line(error)}
             )
-            backoffs.append({"from_batch_size": batch_size, "to": smaller, "error": message})
-            batch_size = smaller
-            keras.backend.clear_session()
+            log.warning("%s: %s; retrying at batch %d", run.name, backoffs[-1]["error"], smaller)
+        else:
+            return model, {
+                "batch_size": batch_size,
+                "oom_backoffs": backoffs,
+                "feature_seconds": feature_seconds,
+                "peak_tensor_memory_mb": peak_memory_mb(),
+            }
+        release_memory()  # after the handler, which keeps the error (and its frames) alive
+        batch_size = smaller
 
 
 def save_model(model: keras.Model, outputs: TrainOutputs) -> None:
@@ -389,6 +440,8 @@ def train_variant(
 ) -> dict:
     """Train, save, and return the summary written to ``outputs.summary`` (train.json)."""
     use_threads(threads)
+    cap_memory(variant["memory_limit_mb"])
+    available_mb = memory_available_mb(variant["memory_limit_mb"])
     keras.utils.set_random_seed(seed)
     work, manifest = Path(work_dir), read_json(manifest_path)
     fingerprint = run_fingerprint(variant, seed, manifest, backbone_settings, init_from)
@@ -413,11 +466,18 @@ def train_variant(
     write_history(history, outputs.history)
     replace_dir(work / "tensorboard", outputs.tensorboard)
     summary = summarise(run, model, history, resumed_after, threads)
-    summary.update(attempts)
+    summary.update(attempts, memory_available_mb=available_mb)
     summary["train_seconds"] += attempts["feature_seconds"]
     write_json(outputs.summary, summary)
     shutil.rmtree(work)
     return summary
+
+
+def memory_available_mb(memory_limit_mb: int | None) -> float:
+    """What training may allocate: the cap when set, else the machine's available memory now."""
+    if memory_limit_mb is not None:
+        return float(memory_limit_mb)
+    return psutil.virtual_memory().available / 2**20
 
 
 def summarise(
@@ -426,6 +486,8 @@ def summarise(
     val_accuracy = [float(row["val_accuracy"]) for row in history]
     best = max(range(len(history)), key=val_accuracy.__getitem__)
     variant = run.variant
+    epoch_seconds = sum(float(row["epoch_seconds"]) for row in history)
+    images_trained = run.manifest["splits"]["train"]["count"] * len(history)
     return {
         "variant": run.name,
         "seed": run.seed,
@@ -441,11 +503,14 @@ def summarise(
         "epochs_run": len(history),
         "resumed_after_epoch": resumed_after,
         "batch_size_requested": variant["batch_size"],
-        "train_seconds": sum(float(row["epoch_seconds"]) for row in history),
+        "train_seconds": epoch_seconds,
+        # Per second of epoch time (validation pass included); on cached features, the head's.
+        "images_per_second": images_trained / epoch_seconds,
         "best_epoch": best + 1,
         "best_val_accuracy": val_accuracy[best],
         "final_val_accuracy": val_accuracy[-1],
         "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "memory_limit_mb": variant["memory_limit_mb"],
         "threads": threads,
         "tensorflow": tf.__version__,
         "layers": layer_table(model),

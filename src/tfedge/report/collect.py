@@ -17,6 +17,7 @@ from tfedge.files import read_json
 from tfedge.report import plots
 from tfedge.report.job_times import job_times_context
 from tfedge.report.provenance import provenance
+from tfedge.report.sweeps import sweeps_context
 from tfedge.stats import mcnemar_exact, ratio_of_medians_interval
 
 
@@ -135,7 +136,17 @@ def comparison_sentence(row: dict, alpha: float) -> str:
             f"{name} does not beat {reference}",
         )
     qualifier = [f", significant at α = {alpha}", ", but not significantly", ""][verdict]
-    return f"{claims[verdict]}: {figures}{qualifier}."
+    return f"{claims[verdict]}: {figures}{qualifier}.{stand_in_caveat(row, verdict)}"
+
+
+def stand_in_caveat(row: dict, verdict: int) -> str:
+    """Said plainly when the offline stand-in data shows no significant gain from unfreezing."""
+    if not row["unfrozen"] or verdict == 0 or row.get("source_used") != "bundled":
+        return ""
+    return (
+        " On the offline stand-in data this run cannot show the homework's gain from "
+        "unfreezing: the difference is within what chance gives on these test images."
+    )
 
 
 def variant_row(name: str, variant: dict, runs: list[Run], manifest: dict) -> dict:
@@ -377,6 +388,7 @@ def collect_context(config: dict, inputs: dict[str, dict], answers_path: str | P
         figures[name] = variant_figures(name, runs[name], manifest["class_names"])
     add_comparisons(rows, variants, runs, baseline_of, alpha)
     conversions = conversions_context(config, runs, inputs["benchmarks"])
+    sweeps = sweeps_context(config, runs, alpha)
     architectures = architectures_context(inputs["architectures"]["architectures"])
     job_times = job_times_context(paths.jobs(config), inputs["job_times"])
     return {
@@ -397,6 +409,7 @@ def collect_context(config: dict, inputs: dict[str, dict], answers_path: str | P
             if manifest["source_used"] == "bundled"
         },
         "conversions": conversions,
+        "sweeps": sweeps,
         "architectures": architectures,
         "job_times": job_times,
         "tolerance": config["convert"]["tolerance"],

@@ -105,3 +105,64 @@ def accuracy_vs_compute(models: list[dict]) -> str:
         title="Accuracy vs compute (circles: MobileNets, squares: Inception)",
     )
     return svg_data_uri(figure)
+
+
+def fine_tuning_curve(rows: list[dict], title: str) -> str:
+    """Test accuracy (95 % interval over seeds) and seconds per epoch against depth unfrozen."""
+    figure, accuracy_axis = plt.subplots(figsize=(6.5, 3.6))
+    positions = np.arange(len(rows))
+    means = np.array([100 * row["accuracy_mean"] for row in rows])
+    intervals = [row["accuracy_interval"] or (row["accuracy_mean"],) * 2 for row in rows]
+    errors = np.abs(np.array([[100 * low, 100 * high] for low, high in intervals]).T - means)
+    accuracy_axis.errorbar(positions, means, yerr=errors, fmt="o-", capsize=3, label="accuracy")
+    accuracy_axis.set_xticks(
+        positions,
+        [f"{row['label']}\n{row['trainable_params'] / 1e6:.2f} M" for row in rows],
+        fontsize=7,
+    )
+    accuracy_axis.set(
+        xlabel="layers trained (trainable parameters)",
+        ylabel="test accuracy (%)",
+        title=f"{title}: how much of the backbone to train",
+    )
+    time_axis = accuracy_axis.twinx()
+    time_axis.plot(
+        positions,
+        [row["seconds_per_epoch"] for row in rows],
+        "s--",
+        color="#e45756",
+        label="s/epoch",
+    )
+    time_axis.set_ylabel("seconds per epoch", color="#e45756")
+    time_axis.grid(False)
+    return svg_data_uri(figure)
+
+
+def batch_size_curve(rows: list[dict], title: str) -> str:
+    """Peak TensorFlow memory and training images per second against the batch size asked for."""
+    figure, memory_axis = plt.subplots(figsize=(6.5, 3.6))
+    sizes = [row["batch_size_requested"] for row in rows]
+    memory = [row["peak_tensor_memory_mb"] or row["peak_memory_mb"] for row in rows]
+    memory_axis.plot(sizes, memory, "o-", label="peak memory")
+    for row, size, megabytes in zip(rows, sizes, memory):
+        if row["oom_backoffs"]:
+            memory_axis.annotate(
+                f"out of memory → {row['batch_sizes'][-1]}", (size, megabytes),
+                textcoords="offset points", xytext=(4, 6), fontsize=7, color="#e45756",
+            )  # fmt: skip
+    limit = next((row["memory_limit_mb"] for row in rows if row["memory_limit_mb"]), None)
+    if limit:
+        memory_axis.axhline(limit, color="#e45756", linestyle=":", label=f"cap {limit} MB")
+    memory_axis.set_xscale("log", base=2)
+    memory_axis.set_xticks(sizes, [str(size) for size in sizes])
+    memory_axis.set(
+        xlabel="batch size asked for", ylabel="peak memory (MB)", title=f"{title}: batch size"
+    )
+    memory_axis.legend(fontsize=7, loc="upper left")
+    speed_axis = memory_axis.twinx()
+    speed_axis.plot(
+        sizes, [row["images_per_second"] or np.nan for row in rows], "s--", color="#54a24b"
+    )
+    speed_axis.set_ylabel("training images per second", color="#54a24b")
+    speed_axis.grid(False)
+    return svg_data_uri(figure)
