@@ -139,30 +139,42 @@ def fine_tuning_curve(rows: list[dict], title: str) -> str:
 
 
 def batch_size_curve(rows: list[dict], title: str) -> str:
-    """Peak TensorFlow memory and training images per second against the batch size asked for."""
+    """Peak TensorFlow memory and training images per second against the batch size asked for.
+
+    A batch that ran out of memory is marked on the cap (or the top of the memory axis), not
+    drawn with the figures of the smaller batch it fell back to.
+    """
     figure, memory_axis = plt.subplots(figsize=(6.5, 3.6))
-    sizes = [row["batch_size_requested"] for row in rows]
-    memory = [row["peak_tensor_memory_mb"] or row["peak_memory_mb"] for row in rows]
+    fitted = [row for row in rows if not row["oom_backoffs"]]
+    sizes = [row["batch_size_requested"] for row in fitted]
+    memory = [row["peak_tensor_memory_mb"] or row["peak_memory_mb"] for row in fitted]
     memory_axis.plot(sizes, memory, "o-", label="peak memory")
-    for row, size, megabytes in zip(rows, sizes, memory):
-        if row["oom_backoffs"]:
-            memory_axis.annotate(
-                f"out of memory → {row['batch_sizes'][-1]}", (size, megabytes),
-                textcoords="offset points", xytext=(4, 6), fontsize=7, color="#e45756",
-            )  # fmt: skip
     limit = next((row["memory_limit_mb"] for row in rows if row["memory_limit_mb"]), None)
     if limit:
         memory_axis.axhline(limit, color="#e45756", linestyle=":", label=f"cap {limit} MB")
+    ceiling = limit or max(memory, default=0)
+    for row in rows:
+        if row["oom_backoffs"]:
+            size = row["batch_size_requested"]
+            memory_axis.plot([size], [ceiling], "x", color="#e45756", markersize=9)
+            memory_axis.annotate(
+                "out of memory", (size, ceiling), textcoords="offset points",
+                xytext=(-30, -14), fontsize=7, color="#e45756",
+            )  # fmt: skip
+    every_size = [row["batch_size_requested"] for row in rows]
     memory_axis.set_xscale("log", base=2)
-    memory_axis.set_xticks(sizes, [str(size) for size in sizes])
+    memory_axis.set_xticks(every_size, [str(size) for size in every_size])
+    memory_axis.set_ylim(bottom=0, top=1.15 * max([ceiling, *memory]))
     memory_axis.set(
         xlabel="batch size asked for", ylabel="peak memory (MB)", title=f"{title}: batch size"
     )
-    memory_axis.legend(fontsize=7, loc="upper left")
     speed_axis = memory_axis.twinx()
-    speed_axis.plot(
-        sizes, [row["images_per_second"] or np.nan for row in rows], "s--", color="#54a24b"
-    )
+    speeds = [row["images_per_second"] or np.nan for row in fitted]
+    speed_axis.plot(sizes, speeds, "s--", color="#54a24b", label="images per second")
+    lines, labels = memory_axis.get_legend_handles_labels()
+    speed_lines, speed_labels = speed_axis.get_legend_handles_labels()
+    memory_axis.legend(lines + speed_lines, labels + speed_labels, fontsize=7, loc="lower right")
+    speed_axis.set_ylim(bottom=0, top=1.15 * np.nanmax([*speeds, 1.0]))
     speed_axis.set_ylabel("training images per second", color="#54a24b")
     speed_axis.grid(False)
     return svg_data_uri(figure)
