@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import tempfile
 from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
@@ -163,9 +164,9 @@ def test_up_to_date_tree_plans_nothing(tiny_run):
 
 
 def plan_with_config(tiny_run: Path, tmp_path: Path, config_text: str) -> set[tuple[str, str]]:
-    """The jobs ``snakemake -n report`` plans in a copy of the finished run with this config."""
-    edited = tmp_path / "edited"
-    shutil.copytree(tiny_run, edited, symlinks=True)
+    """The jobs ``snakemake -n report`` plans in a new copy of the finished run with this config."""
+    edited = Path(tempfile.mkdtemp(prefix="edited", dir=tmp_path))
+    shutil.copytree(tiny_run, edited, symlinks=True, dirs_exist_ok=True)
     (edited / "config.yaml").write_text(config_text)
     return planned_jobs(edited)
 
