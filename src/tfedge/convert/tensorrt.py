@@ -79,12 +79,49 @@ def cuda_device_name() -> str | None:
     return name.value.decode()
 
 
-def unavailable_reason() -> str | None:
-    if tensorrt_version() is None:
+# The engine builder uses TensorRT 10's API; TensorRT 11 removed its INT8 calibrator and the
+# FP16/INT8 builder flags. NGC's TensorRT images up to 25.07 pair TensorRT 10 with CUDA 12.
+SUPPORTED_MAJORS = (10,)
+FITTING_IMAGE = "nvcr.io/nvidia/tensorrt:25.06-py3 (TensorRT 10.11, CUDA 12.9)"
+
+
+def version_problem(version: str | None) -> str | None:
+    """Why this TensorRT cannot build engines here, or None for a supported major version."""
+    if version is None:
         return "tensorrt not importable (TensorRT's libraries are not installed here)"
+    major = int(version.split(".")[0])
+    if major not in SUPPORTED_MAJORS:
+        supported = ", ".join(map(str, SUPPORTED_MAJORS))
+        return (
+            f"TensorRT {version} is installed, but tfedge builds engines with the TensorRT "
+            f"{supported} API; use an image with TensorRT {supported}, e.g. {FITTING_IMAGE}"
+        )
+    return None
+
+
+def bindings_problem() -> str | None:
+    """Why cuda-python cannot move tensors here, or None when ``cuda.bindings`` imports."""
+    try:
+        from cuda.bindings import runtime  # noqa: F401
+    except ImportError as error:
+        return (
+            f"cuda-python has no cuda.bindings ({error}); install 'cuda-python>=12.6.2.post1,<13'"
+        )
+    return None
+
+
+def unavailable_reason() -> str | None:
+    problem = version_problem(tensorrt_version())
+    if problem is not None:
+        return problem
     if cuda_device_name() is None:
         return "no CUDA device"
     return None
+
+
+def check_image() -> list[str]:
+    """What a GPU image lacks for the TensorRT formats (its build runs this; no GPU needed)."""
+    return [p for p in (version_problem(tensorrt_version()), bindings_problem()) if p]
 
 
 def _cuda(result: tuple[Any, ...]) -> Any:
@@ -258,3 +295,11 @@ class TensorRTRunner:
         logits = np.empty((len(batch), self.classes), np.float32)
         self.output.download(logits)
         return logits
+
+
+if __name__ == "__main__":
+    import sys
+
+    problems = check_image()
+    print("\n".join(problems) or f"TensorRT {tensorrt_version()} and cuda.bindings: ready")
+    sys.exit(1 if problems else 0)
