@@ -52,6 +52,11 @@ BAD_CONFIGS = {
         "variants.cnn.model",
         "use one of: mlp, cnn",
     ),
+    "memory cap too small": (
+        lambda c: c["variants"]["cnn"].update(memory_limit_mb=8),
+        "variants.cnn.memory_limit_mb",
+        "8 is less than the minimum of 16",
+    ),
     "report file outside results": (
         lambda c: c["report"].update(file="../report.html"),
         "report.file",

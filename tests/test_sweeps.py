@@ -39,13 +39,24 @@ def test_lists_in_two_keys_give_every_combination_with_defaults_filled():
     config = validated(swept(**FINETUNED_SWEEP))
     points = config["sweeps"]["finetuned"]["points"]
     assert len(points) == 6
-    assert list(points)[:2] == [
-        "finetuned_unfreeze_from_null_batch_size_8",
-        "finetuned_unfreeze_from_null_batch_size_16",
+    assert list(points)[:2] == [  # keys in alphabetical order, values as written
+        "finetuned_batch_size_8_unfreeze_from_null",
+        "finetuned_batch_size_8_unfreeze_from_block6",
     ]
-    point = config["variants"]["finetuned_unfreeze_from_block4_batch_size_16"]
+    point = config["variants"]["finetuned_batch_size_16_unfreeze_from_block4"]
     assert (point["unfreeze_from"], point["batch_size"]) == ("block4", 16)
     assert point["min_batch_size"] == 4 and point["memory_limit_mb"] is None
+
+
+def test_reordering_a_swept_variants_keys_keeps_its_points():
+    """Point names are variant names: a new name would retrain the point from scratch."""
+    config = swept(**FINETUNED_SWEEP)
+    variant = config["variants"]["finetuned"]
+    config["variants"]["finetuned"] = dict(reversed(list(variant.items())))
+    reordered = validated(config)
+    written = validated(swept(**FINETUNED_SWEEP))
+    assert list(reordered["variants"]) == list(written["variants"])
+    assert reordered["sweeps"] == written["sweeps"]
 
 
 def test_a_list_valued_setting_is_not_a_sweep():

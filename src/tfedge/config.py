@@ -49,8 +49,6 @@ def field_path(error: ValidationError) -> str:
     return ".".join(str(part) for part in error.absolute_path) or "(top level)"
 
 
-HTML_FILE_PATTERN_START = "^[A-Za-z0-9_.-]+"  # report.file's pattern in the schema
-
 BASELINE_FORMS = (
     "is neither a variant name nor a mapping dataset: variant (e.g. baseline: mlp_baseline, "
     "or baseline: {mnist: mlp_baseline, flowers: mobilenet_frozen})"
@@ -60,11 +58,8 @@ BASELINE_FORMS = (
 def describe(error: ValidationError) -> str:
     """One line naming the field, what is wrong, and what would be accepted."""
     where = field_path(error)
-    if error.schema.get("pattern", "").startswith(HTML_FILE_PATTERN_START):
-        return (
-            f"{where}: {error.instance!r} is not a file name ending in .html; use letters, "
-            "digits, ., _ and - only (e.g. sweeps.html)"
-        )
+    if "patternMessage" in error.schema:  # the schema's own words for a pattern it sets
+        return f"{where}: {error.instance!r} {error.schema['patternMessage']}"
     if "pattern" in error.schema:
         # Otherwise only $defs/name has a pattern. A bad key is reported with the mapping's
         # path and the key as instance; a bad value (a baseline) with its own path.

@@ -78,9 +78,10 @@ def take_sweeps(config: dict, schema: dict) -> tuple[dict[str, dict[str, list]],
         if not isinstance(variant, dict):
             continue
         schemas = key_schemas(variant, schema)
-        lists = swept_keys(variant, schema) | {
+        found = swept_keys(variant, schema) | {
             key: variant[key] for key in FIXED_KEYS if isinstance(variant.get(key), list)
         }
+        lists = dict(sorted(found.items()))  # names must not change when keys are reordered
         for key, values in lists.items():
             problems += value_problems(name, key, values, schemas.get(key, {}), schema)
         if lists:
