@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import statistics
-from dataclasses import dataclass
 from pathlib import Path
 
 import markdown
@@ -17,24 +16,9 @@ from tfedge.files import read_json
 from tfedge.report import plots
 from tfedge.report.job_times import job_times_context
 from tfedge.report.provenance import provenance
+from tfedge.report.runs import Run, compare_runs, mean_std
 from tfedge.report.sweeps import sweeps_context
-from tfedge.stats import mcnemar_exact, ratio_of_medians_interval
-
-
-@dataclass
-class Run:
-    """One trained (variant, seed) and what evaluation made of it."""
-
-    variant: str
-    seed: int
-    summary: dict
-    metrics: dict
-    history: pd.DataFrame
-    predictions: dict[str, np.ndarray]
-
-    @property
-    def correct(self) -> np.ndarray:
-        return self.predictions["predicted"] == self.predictions["labels"]
+from tfedge.stats import ratio_of_medians_interval
 
 
 def load_run(variant: str, seed: int, inputs: dict[str, dict]) -> Run:
@@ -50,32 +34,6 @@ def load_run(variant: str, seed: int, inputs: dict[str, dict]) -> Run:
         history=pd.read_csv(inputs["histories"][key]),
         predictions=predictions,
     )
-
-
-def mean_std(values: list[float]) -> tuple[float, float]:
-    """Mean and sample standard deviation (0 for a single seed)."""
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
-
-
-def compare_runs(runs: list[Run], reference_runs: list[Run], alpha: float) -> dict:
-    """McNemar per seed on the same test images.
-
-    "beats" needs a higher mean accuracy and p < alpha in every seed.
-    """
-    by_seed = {run.seed: run for run in reference_runs}
-    tests = [mcnemar_exact(by_seed[run.seed].correct, run.correct) for run in runs]
-    accuracy = mean_std([run.metrics["test_accuracy"] for run in runs])[0]
-    reference_accuracy = mean_std([run.metrics["test_accuracy"] for run in reference_runs])[0]
-    worst_p = max(test.p_value for test in tests)
-    return {
-        "reference": reference_runs[0].variant,
-        "reference_accuracy": reference_accuracy,
-        "difference": accuracy - reference_accuracy,
-        "p_values": [test.p_value for test in tests],
-        "worst_p": worst_p,
-        "discordant": [(test.only_first_correct, test.only_second_correct) for test in tests],
-        "beats": accuracy > reference_accuracy and worst_p < alpha,
-    }
 
 
 def reference_of(name: str, variants: dict, baseline_of: dict[str, str]) -> str | None:

@@ -14,7 +14,7 @@ import statistics
 from scipy.stats import t as student_t
 
 from tfedge.report import plots
-from tfedge.stats import mcnemar_exact
+from tfedge.report.runs import compare_runs
 
 FROZEN = "frozen"
 CONFIDENCE = 0.95
@@ -61,12 +61,10 @@ def point_row(name: str, label: str, runs: list, reference_runs: list | None, al
         "beats_reference": False,
     }
     if reference_runs is not None:
-        by_seed = {run.seed: run for run in reference_runs}
-        tests = [mcnemar_exact(by_seed[run.seed].correct, run.correct) for run in runs]
-        row["p_values"] = [test.p_value for test in tests]
-        reference_mean = statistics.fmean(r.metrics["test_accuracy"] for r in reference_runs)
-        row["difference"] = row["accuracy_mean"] - reference_mean
-        row["beats_reference"] = row["difference"] > 0 and max(row["p_values"]) < alpha
+        comparison = compare_runs(runs, reference_runs, alpha)
+        row["p_values"] = comparison["p_values"]
+        row["difference"] = comparison["difference"]
+        row["beats_reference"] = comparison["beats"]
     return row
 
 
