@@ -15,14 +15,17 @@ import pytest
 from tfedge import bench
 from tfedge.convert import convert, tensorrt
 from tfedge.files import read_json, write_json
-from tfedge.formats import FORMATS, RECORD, settings_slice
+from tfedge.formats import FORMATS, RECORD, TRAINED_MODEL, settings_slice
 
 from .conftest import ROOT, outputs_in, tiny_config, validated, variant_settings
 
 SETTINGS = validated(tiny_config())["convert"]
-CPU_FORMATS = ("savedmodel", "tflite_fp32", "tflite_fp16", "tflite_int8", "onnx")
+# In table order, so a format's source is converted before it.
+CPU_FORMATS = tuple(name for name, row in FORMATS.items() if not row.needs_gpu)
 # How close each format's logits must be to the Keras model's (max absolute difference).
-LOGIT_TOLERANCE = {"savedmodel": 1e-5, "tflite_fp32": 1e-4, "onnx": 1e-4, "tflite_fp16": 0.05}
+LOGIT_TOLERANCE = {
+    "savedmodel": 1e-5, "tflite_fp32": 1e-4, "onnx": 1e-4, "tflite_fp16": 0.05, "onnx_fp16": 0.05,
+}  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +45,9 @@ def conversions(trained_cnn, tiny_mnist, tmp_path_factory):
     records = {}
     for fmt in CPU_FORMATS:
         settings = settings_slice(fmt, SETTINGS)
-        source = str(trained_cnn / "savedmodel")
+        built_from = FORMATS[fmt].built_from
+        trained = built_from == TRAINED_MODEL
+        source = str(trained_cnn / "savedmodel" if trained else folder / built_from)
         records[fmt] = convert("cnn", fmt, source, str(folder / fmt), settings, str(tiny_mnist))
     return folder, records
 
@@ -86,9 +91,34 @@ def test_records_describe_the_models(conversions):
     assert records["onnx"]["details"] == {
         "opset": 17, "input": "images", "output": "logits", "dynamic_batch": True,
     }  # fmt: skip
+    assert records["onnx_fp16"]["details"]["input_type"] == "float32"
+    assert records["onnx_int8"]["details"]["calibration_images"] == 32
+    assert records["onnx_int8"]["details"]["quantized_tensors"] > 0
+    assert records["onnx_int8"]["details"]["folded_scales"] == 1  # the dense layer's batch norm
     sizes = {fmt: records[fmt]["size_bytes"] for fmt in CPU_FORMATS}
     assert sizes["tflite_int8"] < sizes["tflite_fp16"] < sizes["tflite_fp32"]
+    assert max(sizes["onnx_int8"], sizes["onnx_fp16"]) < sizes["onnx"]
     assert records["savedmodel"]["details"]["role"] == "reference"
+
+
+def test_the_int8_onnx_model_is_explicitly_quantised_as_tensorrt_requires(conversions):
+    """Signed int8 with zero point 0 everywhere, and every weight in [-64, 64]."""
+    import onnx
+    from onnx import numpy_helper
+
+    folder, _ = conversions
+    graph = onnx.load(str(folder / "onnx_int8" / "model.onnx")).graph
+    constants = {init.name: numpy_helper.to_array(init) for init in graph.initializer}
+    zero_points = [
+        constants[node.input[2]]
+        for node in graph.node
+        if node.op_type in ("QuantizeLinear", "DequantizeLinear")
+    ]
+    assert zero_points and all(z.dtype == np.int8 and not z.any() for z in zero_points)
+    weights = [
+        values for values in constants.values() if values.dtype == np.int8 and values.size > 1
+    ]
+    assert weights and all(np.abs(w).max() <= 64 for w in weights)
 
 
 def test_each_folder_holds_its_record_and_model_only(conversions):
@@ -100,12 +130,61 @@ def test_each_folder_holds_its_record_and_model_only(conversions):
     assert not list(folder.glob("*.partial"))
 
 
+def dense_with_scale(shared_weights: bool):
+    """x @ W * s + t as tf2onnx writes a dense layer's batch norm; optionally W used twice."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    constants = {"W": rng.normal(size=(4, 3)), "s": rng.uniform(0.5, 2, 3), "t": rng.normal(size=3)}
+    nodes = [
+        helper.make_node("MatMul", ["x", "W"], ["h"]),
+        helper.make_node("Mul", ["h", "s"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "t"], ["y"]),
+    ]
+    outputs = [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 3])]
+    if shared_weights:
+        nodes.append(helper.make_node("MatMul", ["x", "W"], ["again"]))
+        outputs.append(helper.make_tensor_value_info("again", TensorProto.FLOAT, [None, 3]))
+    graph = helper.make_graph(
+        nodes, "dense", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 4])],
+        outputs, [numpy_helper.from_array(v.astype(np.float32), k) for k, v in constants.items()],
+    )  # fmt: skip
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def run_onnx(model, inputs: np.ndarray) -> list[np.ndarray]:
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": inputs})
+
+
+def test_a_dense_layer_s_scale_is_folded_into_its_weights_exactly():
+    from tfedge.convert.quantize import fold_column_scales
+
+    model, inputs = dense_with_scale(shared_weights=False), np.ones((2, 4), np.float32)
+    before = run_onnx(model, inputs)
+    assert fold_column_scales(model) == 1
+    assert [node.op_type for node in model.graph.node] == ["MatMul", "Add"]
+    assert sorted(tensor.name for tensor in model.graph.initializer) == ["W", "t"]
+    np.testing.assert_allclose(run_onnx(model, inputs)[0], before[0], rtol=1e-6)
+
+
+def test_weights_another_node_uses_are_not_folded():
+    from tfedge.convert.quantize import fold_column_scales
+
+    model = dense_with_scale(shared_weights=True)
+    assert fold_column_scales(model) == 0
+    assert [node.op_type for node in model.graph.node] == ["MatMul", "Mul", "Add", "MatMul"]
+
+
 def test_tensorrt_is_skipped_with_the_reason_and_no_file(conversions, tiny_mnist, monkeypatch):
     monkeypatch.setattr(tensorrt, "unavailable_reason", lambda: "no CUDA device")
     folder, _ = conversions
     target = folder / "tensorrt_int8"
     settings = settings_slice("tensorrt_int8", SETTINGS)
-    record = convert("cnn", "tensorrt_int8", str(folder / "onnx"), str(target), settings, "unused")
+    source = str(folder / "onnx_int8")
+    record = convert("cnn", "tensorrt_int8", source, str(target), settings, "unused")
     assert record["status"] == "skipped"
     assert record["reason"] == "no CUDA device"
     assert sorted(p.name for p in target.iterdir()) == [RECORD]
@@ -113,12 +192,13 @@ def test_tensorrt_is_skipped_with_the_reason_and_no_file(conversions, tiny_mnist
 
 def test_tensorrt_is_skipped_when_its_onnx_model_failed(tmp_path, monkeypatch):
     monkeypatch.setattr(tensorrt, "unavailable_reason", lambda: None)
-    write_json(tmp_path / "onnx" / RECORD, {"format": "onnx", "status": "failed"})
+    write_json(tmp_path / "onnx_fp16" / RECORD, {"format": "onnx_fp16", "status": "failed"})
     settings = settings_slice("tensorrt_fp16", SETTINGS)
     target = str(tmp_path / "tensorrt_fp16")
-    record = convert("cnn", "tensorrt_fp16", str(tmp_path / "onnx"), target, settings, "unused")
+    source = str(tmp_path / "onnx_fp16")
+    record = convert("cnn", "tensorrt_fp16", source, target, settings, "unused")
     assert record["status"] == "skipped"
-    assert record["reason"] == "the onnx conversion it builds from did not succeed"
+    assert record["reason"] == "the onnx_fp16 conversion it builds from did not succeed"
 
 
 def test_skip_reasons_name_what_is_missing(monkeypatch):
@@ -141,18 +221,11 @@ def test_failed_conversion_is_recorded_not_raised(tmp_path, tiny_mnist):
     assert sorted(path.name for path in target.iterdir()) == [RECORD]
 
 
-def test_profile_shapes_and_calibration_batches():
+def test_profile_shapes():
     shapes = tensorrt.profile_shapes((224, 224, 3), opt_batch=8, max_batch=32)
     assert shapes.minimum == (1, 224, 224, 3) and shapes.optimum[0] == 8 and shapes.maximum[0] == 32
     with pytest.raises(ValueError, match="opt_batch"):
         tensorrt.profile_shapes((28, 28, 1), opt_batch=64, max_batch=32)
-    images = np.arange(20 * 2, dtype=np.float64).reshape(20, 2)
-    batches = tensorrt.calibration_batches(images, 8)
-    assert [b.shape for b in batches] == [(8, 2), (8, 2)]
-    assert all(b.dtype == np.float32 and b.flags["C_CONTIGUOUS"] for b in batches)
-    np.testing.assert_array_equal(batches[1], images[8:16])
-    with pytest.raises(ValueError, match="at least 32 images"):
-        tensorrt.calibration_batches(images, 32)
 
 
 def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
@@ -165,7 +238,7 @@ def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
     source = ROOT / "src" / "tfedge" / "convert" / "tensorrt.py"
     broken = tmp_path / "broken" / "tensorrt_check.py"
     broken.parent.mkdir()
-    broken.write_text(source.read_text().replace("create_network(0)", "create_netwrk(0)"))
+    broken.write_text(source.read_text().replace(".create_network(", ".create_netwrk("))
 
     def mypy(target: Path) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),

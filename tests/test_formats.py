@@ -38,4 +38,11 @@ def test_a_format_s_settings_are_only_the_keys_it_reads():
     convert = validated(tiny_config())["convert"]
     assert settings_slice("tflite_fp32", convert) == {}
     assert settings_slice("onnx", convert) == {"onnx_opset": 17}
-    assert list(settings_slice("tensorrt_int8", convert)) == ["calibration_images", "tensorrt"]
+    assert list(settings_slice("onnx_int8", convert)) == ["calibration_images"]
+    assert list(settings_slice("tensorrt_int8", convert)) == ["tensorrt"]
+
+
+def test_each_tensorrt_engine_builds_on_the_onnx_model_of_its_precision():
+    for precision in ("fp32", "fp16", "int8"):
+        source = FORMATS[FORMATS[f"tensorrt_{precision}"].built_from]
+        assert (source.family, source.precision, source.needs_gpu) == ("onnx", precision, False)

@@ -1,4 +1,8 @@
-"""What a GPU image checks at build time: a TensorRT major the code supports, cuda.bindings."""
+"""TensorRT without a GPU: the image check, and how the engine code picks tensors and fails.
+
+The engine API is faked here with objects that answer the same calls; the real calls are
+type-checked against NVIDIA's stubs (tests/test_convert.py) and run in the GPU images.
+"""
 
 from __future__ import annotations
 
@@ -10,15 +14,15 @@ import pytest
 from tfedge.convert import tensorrt
 
 
-@pytest.mark.parametrize("version", ["10.3.0", "10.11.0.33", "10.16.1"])
-def test_tensorrt_10_is_supported(version):
+@pytest.mark.parametrize("version", ["10.3.0", "10.11.0.33", "10.16.1", "11.0.0"])
+def test_tensorrt_10_and_11_are_supported(version):
     assert tensorrt.version_problem(version) is None
 
 
-def test_tensorrt_11_names_the_api_and_an_image_that_fits():
-    problem = tensorrt.version_problem("11.0.0")
-    assert problem.startswith("TensorRT 11.0.0 is installed, but tfedge builds engines with")
-    assert "TensorRT 10" in problem and "nvcr.io/nvidia/tensorrt:25.06-py3" in problem
+def test_another_major_names_the_api_and_an_image_that_fits():
+    problem = tensorrt.version_problem("12.0.0")
+    assert problem.startswith("TensorRT 12.0.0 is installed, but tfedge builds engines with")
+    assert "TensorRT 10 or 11" in problem and "nvcr.io/nvidia/tensorrt:25.06-py3" in problem
 
 
 def test_a_missing_tensorrt_is_named():
@@ -41,12 +45,121 @@ def test_cuda_bindings_that_import_pass(monkeypatch):
 
 
 def test_the_image_check_lists_both_problems_here(monkeypatch):
-    monkeypatch.setattr(tensorrt, "tensorrt_version", lambda: "11.1.0")
+    monkeypatch.setattr(tensorrt, "tensorrt_version", lambda: "12.1.0")
     monkeypatch.setitem(sys.modules, "cuda.bindings", None)
     problems = tensorrt.check_image()
-    assert len(problems) == 2 and problems[0].startswith("TensorRT 11.1.0")
+    assert len(problems) == 2 and problems[0].startswith("TensorRT 12.1.0")
 
 
 def test_an_unsupported_tensorrt_is_skipped_with_its_reason(monkeypatch):
-    monkeypatch.setattr(tensorrt, "tensorrt_version", lambda: "11.0.0")
-    assert tensorrt.unavailable_reason().startswith("TensorRT 11.0.0 is installed")
+    monkeypatch.setattr(tensorrt, "tensorrt_version", lambda: "12.0.0")
+    assert tensorrt.unavailable_reason().startswith("TensorRT 12.0.0 is installed")
+
+
+class FakeEngine:
+    """Answers the engine calls ``io_tensors`` makes: name → (mode, data type)."""
+
+    def __init__(self, tensors: dict[str, tuple[str, str]]) -> None:
+        self.tensors = tensors
+        self.num_io_tensors = len(tensors)
+
+    def get_tensor_name(self, index):
+        return list(self.tensors)[index]
+
+    def get_tensor_mode(self, name):
+        return types.SimpleNamespace(name=self.tensors[name][0])
+
+    def get_tensor_dtype(self, name):
+        return types.SimpleNamespace(name=self.tensors[name][1])
+
+
+def test_io_tensors_are_chosen_by_mode_and_name_in_any_order():
+    engine = FakeEngine({"logits": ("OUTPUT", "FLOAT"), "images": ("INPUT", "FLOAT")})
+    assert tensorrt.io_tensors(engine) == tensorrt.IOTensors(input="images", output="logits")
+
+
+def test_an_engine_without_the_expected_input_names_what_it_has():
+    engine = FakeEngine({"input_1": ("INPUT", "FLOAT"), "logits": ("OUTPUT", "FLOAT")})
+    with pytest.raises(
+        RuntimeError, match="no input tensor named 'images' \\(its inputs: input_1\\)"
+    ):
+        tensorrt.io_tensors(engine)
+
+
+def test_an_output_named_like_the_input_is_not_taken_for_it():
+    engine = FakeEngine({"images": ("OUTPUT", "FLOAT"), "logits": ("OUTPUT", "FLOAT")})
+    with pytest.raises(RuntimeError, match="its inputs: none"):
+        tensorrt.io_tensors(engine)
+
+
+def test_an_engine_with_half_precision_io_is_refused():
+    engine = FakeEngine({"images": ("INPUT", "HALF"), "logits": ("OUTPUT", "FLOAT")})
+    with pytest.raises(RuntimeError, match="'images' is HALF, but the runner feeds and reads"):
+        tensorrt.io_tensors(engine)
+
+
+class FakeContext:
+    def __init__(self, accepts: bool) -> None:
+        self.accepts = accepts
+        self.calls: list[tuple] = []
+
+    def set_input_shape(self, name, shape):
+        self.calls.append((name, shape))
+        return self.accepts
+
+    def set_tensor_address(self, name, pointer):
+        return self.accepts
+
+
+def test_a_refused_input_shape_is_an_error_naming_the_profile():
+    context = FakeContext(accepts=False)
+    with pytest.raises(
+        RuntimeError, match=r"refused input shape \(64, 28, 28, 1\) .* batch 1 to 32"
+    ):
+        tensorrt.set_batch(context, "images", (64, 28, 28, 1), max_batch=32)
+    tensorrt.set_batch(FakeContext(accepts=True), "images", (8, 28, 28, 1), max_batch=32)
+
+
+def test_a_refused_device_address_is_an_error():
+    with pytest.raises(RuntimeError, match="device address for tensor 'logits'"):
+        tensorrt.bind(FakeContext(accepts=False), "logits", 1234)
+
+
+def test_the_network_input_is_found_by_name():
+    network = types.SimpleNamespace(num_inputs=2)
+    tensors = [types.SimpleNamespace(name="mask"), types.SimpleNamespace(name="images")]
+    network.get_input = tensors.__getitem__
+    assert tensorrt.network_input(network).name == "images"
+    network.num_inputs = 1
+    with pytest.raises(RuntimeError, match="no input named 'images' \\(its inputs: mask\\)"):
+        tensorrt.network_input(network)
+
+
+class FakeProfile:
+    def __init__(self, refusal: str | None, valid: bool) -> None:
+        self.refusal, self.valid = refusal, valid
+
+    def set_shape(self, name, low, best, high):
+        if self.refusal:
+            raise ValueError(self.refusal)
+
+    def __bool__(self):
+        return self.valid
+
+
+def add_profile(monkeypatch, profile: FakeProfile, index: int = 0) -> None:
+    monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(Dims=tuple))
+    builder = types.SimpleNamespace(create_optimization_profile=lambda: profile)
+    config = types.SimpleNamespace(add_optimization_profile=lambda added: index)
+    shapes = tensorrt.profile_shapes((28, 28, 1), opt_batch=8, max_batch=32)
+    tensorrt.add_profile(builder, config, "images", shapes)
+
+
+def test_profile_refusals_are_errors_naming_the_input_and_the_settings(monkeypatch):
+    add_profile(monkeypatch, FakeProfile(refusal=None, valid=True))
+    with pytest.raises(RuntimeError, match="TensorRT refused the profile .* 'images': rank"):
+        add_profile(monkeypatch, FakeProfile(refusal="rank", valid=True))
+    with pytest.raises(RuntimeError, match="is invalid.*opt_batch, max_batch"):
+        add_profile(monkeypatch, FakeProfile(refusal=None, valid=False))
+    with pytest.raises(RuntimeError, match="is invalid"):
+        add_profile(monkeypatch, FakeProfile(refusal=None, valid=True), index=-1)

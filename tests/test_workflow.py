@@ -237,6 +237,7 @@ def test_tensorrt_formats_alone_plan_no_cpu_benchmark_job(tmp_path):
     variants = config["convert"]["variants"]
     assert {job for job in jobs if job[0].startswith(("convert", "benchmark"))} == {
         *(("convert", f"variant={variant}, format=onnx") for variant in variants),
+        *(("convert", f"variant={variant}, format=onnx_fp16") for variant in variants),
         *(("convert_tensorrt", f"variant={variant}, format=tensorrt_fp16") for variant in variants),
         *(
             ("benchmark_tensorrt", f"variant={variant}, format=tensorrt_fp16")
@@ -330,6 +331,17 @@ def test_report_has_the_conversion_table_with_skip_reasons(tiny_run):
     assert table.count("fastest within tolerance") == len(winners) <= 1
     timed = [row for row in rows if row["status"] == "ok" and row["format"] != "savedmodel"]
     assert timed and all(row["speedup_low"] is not None for row in timed)
+
+
+def test_the_int8_onnx_model_agrees_with_the_savedmodel_and_is_reported(tiny_run):
+    result = json.loads((tiny_run / "results/bench/cnn/onnx_int8.json").read_text())
+    assert result["status"] == "ok" and result["agreement"] >= 0.98, result
+    row = re.search(
+        r"<tr[^>]*>\s*<td>onnx_int8\b.*?</tr>",
+        table_html((tiny_run / "results" / "report.html").read_text(), "conversions-cnn"),
+        re.DOTALL,
+    )
+    assert row and f"{100 * result['agreement']:.2f}" in row.group(0)
 
 
 def test_bad_config_stops_snakemake_before_any_job(tmp_path):

@@ -33,10 +33,21 @@ def _tflite(precision: str, settings: tuple[str, ...] = ()) -> Format:
     )  # fmt: skip
 
 
-def _tensorrt(precision: str, settings: tuple[str, ...] = ()) -> Format:
+def _onnx(precision: str, settings: tuple[str, ...]) -> Format:
+    """fp32 comes from the SavedModel (tf2onnx); fp16 and int8 from the fp32 ONNX model."""
+    name = "onnx" if precision == "fp32" else f"onnx_{precision}"
+    built_from = TRAINED_MODEL if precision == "fp32" else "onnx"
+    return Format(
+        name, "onnx", precision, "ONNX Runtime", "tensorflow", False, settings, "model.onnx",
+        built_from,
+    )  # fmt: skip
+
+
+def _tensorrt(precision: str) -> Format:
+    """A strongly typed engine built from the ONNX model of the same precision."""
     return Format(
         f"tensorrt_{precision}", "tensorrt", precision, "TensorRT", "tensorrt", True,
-        ("tensorrt", *settings), "model.engine", "onnx",
+        ("tensorrt",), "model.engine", _onnx(precision, ()).name,
     )  # fmt: skip
 
 
@@ -57,20 +68,12 @@ FORMATS: dict[str, Format] = {
         _tflite("fp32"),
         _tflite("fp16"),
         _tflite("int8", ("calibration_images", "tflite_int8_io")),
-        Format(
-            "onnx",
-            "onnx",
-            "fp32",
-            "ONNX Runtime",
-            "tensorflow",
-            False,
-            ("onnx_opset",),
-            "model.onnx",
-            TRAINED_MODEL,
-        ),  # fmt: skip
+        _onnx("fp32", ("onnx_opset",)),
+        _onnx("fp16", ()),
+        _onnx("int8", ("calibration_images",)),
         _tensorrt("fp32"),
         _tensorrt("fp16"),
-        _tensorrt("int8", ("calibration_images",)),
+        _tensorrt("int8"),
     )
 }
 

@@ -6,8 +6,8 @@ produce the format; ``reason`` says why) or ``failed`` (the converter raised; ``
 its message). No placeholder model is ever written. The folder is built under a temporary
 name and moved into place, so a dying job leaves no half-converted model.
 
-Converters import their toolkits (TensorFlow, tf2onnx, TensorRT) only when they run, so a
-format that cannot run here records its skip in a fraction of a second
+Converters import their toolkits (TensorFlow, tf2onnx, ONNX Runtime, TensorRT) only when they
+run, so a format that cannot run here records its skip in a fraction of a second
 (tests/test_skip_paths.py runs that path with those imports blocked).
 """
 
@@ -54,9 +54,13 @@ def _tflite(source: Path, artifact: Path, fmt: Format, settings: dict, manifest:
 
 
 def _onnx(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
-    from tfedge.convert.onnx import convert_onnx
+    from tfedge.convert import onnx, quantize
 
-    return convert_onnx(str(source), artifact, settings["onnx_opset"])
+    if fmt.precision == "fp16":
+        return onnx.convert_float16(source, artifact)
+    if fmt.precision == "int8":
+        return quantize.quantize_int8(source, artifact, settings["calibration_images"], manifest)
+    return onnx.convert_onnx(str(source), artifact, settings["onnx_opset"])
 
 
 def _tensorrt(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
@@ -112,7 +116,8 @@ def convert(
     """Produce format ``fmt`` from ``source`` into the folder ``output_dir`` and record it.
 
     ``source`` is the trained SavedModel, or the converted folder of the format this one is
-    built from (TensorRT from ONNX); ``manifest`` locates the calibration images.
+    built from (ONNX fp16 and int8 from ONNX, TensorRT from the ONNX model of its precision);
+    ``manifest`` locates the calibration images.
     """
     row = FORMATS[fmt]
     partial = Path(output_dir + ".partial")

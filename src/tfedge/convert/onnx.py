@@ -1,4 +1,9 @@
-"""SavedModel → ONNX with tf2onnx: input ``images`` (dynamic batch), output ``logits``."""
+"""ONNX models for every precision: fp32 from the SavedModel with tf2onnx, then fp16 and int8.
+
+Each keeps input ``images`` (dynamic batch) and output ``logits`` in float32; ONNX Runtime runs
+all three on the CPU, and TensorRT builds an engine of each precision from its model. The int8
+model is made in tfedge.convert.quantize.
+"""
 
 from __future__ import annotations
 
@@ -35,3 +40,19 @@ def convert_onnx(savedmodel: str, artifact: Path, opset: int) -> dict:
         "output": model.graph.output[0].name,
         "dynamic_batch": not batch.HasField("dim_value"),
     }
+
+
+def convert_float16(onnx_fp32: Path, artifact: Path) -> dict:
+    """The fp32 ONNX model with float16 weights and arithmetic, float32 input and output.
+
+    Casts at the edges keep the runners' float32 interface; TensorRT builds its FP16 engine
+    from this model as a strongly typed network.
+    """
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    model = convert_float_to_float16(onnx.load(str(onnx_fp32)), keep_io_types=True)
+    partial = artifact.with_name(artifact.name + ".partial")
+    onnx.save(model, str(partial))
+    partial.replace(artifact)
+    return {"weights": "fp16", "input_type": "float32", "output_type": "float32"}

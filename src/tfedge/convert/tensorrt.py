@@ -1,23 +1,29 @@
-"""ONNX → TensorRT engines (FP32, FP16, INT8) and a runner for them, on NVIDIA GPUs.
+"""ONNX → TensorRT engines and a runner for them, on NVIDIA GPUs.
+
+Each engine is a strongly typed network built from the ONNX model of its own precision
+(``onnx``, ``onnx_fp16``, ``onnx_int8``: tfedge.formats), so the model, not builder flags,
+says which layers run in FP16 or INT8. That is the one way TensorRT 11 accepts (it removed
+the INT8 calibrator and the precision flags) and works the same on TensorRT 10, and the INT8
+engine runs the very QDQ model ONNX Runtime is judged on here.
 
 TensorRT's libraries come from NVIDIA's containers (docker/Dockerfile.gpu, JetPack on a
 Jetson), not from PyPI, and need a CUDA device; ``unavailable_reason`` says which of the two is
 missing so the pipeline records an honest "skipped". The code is typed against the
-``tensorrt-stubs`` package and checked by mypy in the tests. Device memory is handled with
-``cuda-python`` (``cuda.bindings.runtime``), which the GPU image installs.
+``tensorrt-stubs`` package and checked by mypy in the tests. Memory and streams are handled
+with ``cuda-python`` (``cuda.bindings.runtime``), which the GPU images install.
 """
 
 from __future__ import annotations
 
 import ctypes
 import logging
-from collections.abc import Iterator
 from dataclasses import astuple, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from tfedge.convert.onnx import INPUT_NAME, OUTPUT_NAME
 from tfedge.files import read_json
 
 if TYPE_CHECKING:
@@ -40,17 +46,6 @@ def profile_shapes(image_shape: tuple[int, ...], opt_batch: int, max_batch: int)
     if not 1 <= opt_batch <= max_batch:
         raise ValueError(f"need 1 <= opt_batch ({opt_batch}) <= max_batch ({max_batch})")
     return ProfileShapes((1, *image_shape), (opt_batch, *image_shape), (max_batch, *image_shape))
-
-
-def calibration_batches(images: np.ndarray, batch_size: int) -> list[np.ndarray]:
-    """Full, contiguous float32 batches for INT8 calibration; a partial last batch is dropped."""
-    full = len(images) // batch_size
-    if full == 0:
-        raise ValueError(f"INT8 calibration needs at least {batch_size} images, got {len(images)}")
-    return [
-        np.ascontiguousarray(images[i * batch_size : (i + 1) * batch_size], dtype=np.float32)
-        for i in range(full)
-    ]
 
 
 def tensorrt_version() -> str | None:
@@ -79,9 +74,10 @@ def cuda_device_name() -> str | None:
     return name.value.decode()
 
 
-# The engine builder uses TensorRT 10's API; TensorRT 11 removed its INT8 calibrator and the
-# FP16/INT8 builder flags. NGC's TensorRT images up to 25.07 pair TensorRT 10 with CUDA 12.
-SUPPORTED_MAJORS = (10,)
+# Every call below exists in TensorRT 10 and 11 (NVIDIA's 10.x → 11.x migration guide); 11
+# ignores the strongly-typed flag, which 10 needs. NGC's TensorRT images up to 25.07 pair
+# TensorRT 10 with CUDA 12, which the cuda-python pin targets.
+SUPPORTED_MAJORS = (10, 11)
 FITTING_IMAGE = "nvcr.io/nvidia/tensorrt:25.06-py3 (TensorRT 10.11, CUDA 12.9)"
 
 
@@ -91,7 +87,7 @@ def version_problem(version: str | None) -> str | None:
         return "tensorrt not importable (TensorRT's libraries are not installed here)"
     major = int(version.split(".")[0])
     if major not in SUPPORTED_MAJORS:
-        supported = ", ".join(map(str, SUPPORTED_MAJORS))
+        supported = " or ".join(map(str, SUPPORTED_MAJORS))
         return (
             f"TensorRT {version} is installed, but tfedge builds engines with the TensorRT "
             f"{supported} API; use an image with TensorRT {supported}, e.g. {FITTING_IMAGE}"
@@ -124,6 +120,119 @@ def check_image() -> list[str]:
     return [p for p in (version_problem(tensorrt_version()), bindings_problem()) if p]
 
 
+@dataclass(frozen=True)
+class IOTensors:
+    """The engine's image input and logits output, by name."""
+
+    input: str
+    output: str
+
+
+def choose_io(modes: dict[str, str]) -> IOTensors:
+    """Pick the input and output among an engine's I/O tensors (name → mode name).
+
+    TensorRT promises no order of its I/O tensors, so they are matched by mode and by the
+    names tfedge's ONNX export gives them (tfedge.convert.onnx).
+    """
+
+    def named(expected: str, mode: str) -> str:
+        found = sorted(name for name, tensor_mode in modes.items() if tensor_mode == mode)
+        if expected not in found:
+            raise RuntimeError(
+                f"the engine has no {mode.lower()} tensor named {expected!r} (its "
+                f"{mode.lower()}s: {', '.join(found) or 'none'}); build it from tfedge's ONNX "
+                f"export, whose input is {INPUT_NAME!r} and output {OUTPUT_NAME!r}"
+            )
+        return expected
+
+    return IOTensors(named(INPUT_NAME, "INPUT"), named(OUTPUT_NAME, "OUTPUT"))
+
+
+def io_tensors(engine: trt.ICudaEngine) -> IOTensors:
+    """The engine's input and output, checked to be float32: what the runner copies in and out."""
+    names = [engine.get_tensor_name(index) for index in range(engine.num_io_tensors)]
+    io = choose_io({name: engine.get_tensor_mode(name).name for name in names})
+    for name in astuple(io):
+        dtype = engine.get_tensor_dtype(name).name
+        if dtype != "FLOAT":
+            raise RuntimeError(
+                f"engine tensor {name!r} is {dtype}, but the runner feeds and reads float32; "
+                "build the engine from a model with float32 inputs and outputs"
+            )
+    return io
+
+
+def network_input(network: trt.INetworkDefinition) -> trt.ITensor:
+    """The parsed network's image input, by name."""
+    inputs = [network.get_input(index) for index in range(network.num_inputs)]
+    for tensor in inputs:
+        if tensor.name == INPUT_NAME:
+            return tensor
+    found = ", ".join(tensor.name for tensor in inputs) or "none"
+    raise RuntimeError(f"the ONNX model has no input named {INPUT_NAME!r} (its inputs: {found})")
+
+
+def add_profile(
+    builder: trt.Builder, config: trt.IBuilderConfig, name: str, shapes: ProfileShapes
+) -> None:
+    """One optimisation profile for input ``name``; TensorRT's refusals become clear errors."""
+    import tensorrt as trt
+
+    profile = builder.create_optimization_profile()
+    low, best, high = (trt.Dims(list(shape)) for shape in astuple(shapes))
+    try:
+        profile.set_shape(name, low, best, high)
+    except ValueError as error:
+        raise RuntimeError(f"TensorRT refused the profile {shapes} for {name!r}: {error}") from None
+    if not profile or config.add_optimization_profile(profile) < 0:
+        raise RuntimeError(
+            f"the profile {shapes} for {name!r} is invalid: each shape must have the input's "
+            "rank, and minimum <= optimum <= maximum (convert.tensorrt opt_batch, max_batch)"
+        )
+
+
+def build_engine(
+    onnx_path: Path, engine_path: Path, shapes: ProfileShapes, workspace_mb: int
+) -> None:
+    """Parse the ONNX model into a strongly typed network and serialise an engine for this GPU."""
+    import tensorrt as trt
+
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(onnx_path.read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT cannot parse {onnx_path.name}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
+    add_profile(builder, config, network_input(network).name, shapes)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("TensorRT could not build the engine (see the job log)")
+    engine_path.write_bytes(bytes(serialized))
+
+
+def convert_from_onnx(
+    onnx_path: Path, artifact: Path, precision: str, settings: dict, manifest_path: str
+) -> dict:
+    """Build ``artifact`` from the ONNX model of its precision; returns version, GPU and profile."""
+    manifest = read_json(manifest_path)
+    size = manifest["image_size"]
+    image_shape = (size, size, manifest["channels"])
+    limits = settings["tensorrt"]
+    shapes = profile_shapes(image_shape, limits["opt_batch"], limits["max_batch"])
+    build_engine(onnx_path, artifact, shapes, limits["workspace_mb"])
+    return {
+        "tensorrt_version": tensorrt_version(),
+        "gpu": cuda_device_name(),
+        "precision": precision,
+        "network": "strongly typed",
+        "built_from": onnx_path.parent.name,
+        "profile": {"min": shapes.minimum, "opt": shapes.optimum, "max": shapes.maximum},
+    }
+
+
 def _cuda(result: tuple[Any, ...]) -> Any:
     """Unwrap a cuda-python call's (error, value) tuple, raising on any CUDA error."""
     from cuda.bindings import runtime as cudart
@@ -135,25 +244,12 @@ def _cuda(result: tuple[Any, ...]) -> Any:
 
 
 class DeviceBuffer:
-    """Device memory for one array, with host copies in and out."""
+    """Device memory for one tensor at the profile's largest batch."""
 
     def __init__(self, nbytes: int) -> None:
         from cuda.bindings import runtime as cudart
 
-        self.nbytes = nbytes
         self.pointer: int = int(_cuda(cudart.cudaMalloc(nbytes)))
-
-    def upload(self, array: np.ndarray) -> None:
-        from cuda.bindings import runtime as cudart
-
-        kind = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice
-        _cuda(cudart.cudaMemcpy(self.pointer, array.ctypes.data, array.nbytes, kind))
-
-    def download(self, array: np.ndarray) -> None:
-        from cuda.bindings import runtime as cudart
-
-        kind = cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
-        _cuda(cudart.cudaMemcpy(array.ctypes.data, self.pointer, array.nbytes, kind))
 
     def free(self) -> None:
         from cuda.bindings import runtime as cudart
@@ -161,140 +257,135 @@ class DeviceBuffer:
         _cuda(cudart.cudaFree(self.pointer))
 
 
-def make_calibrator(batches: list[np.ndarray], cache: Path) -> trt.IInt8Calibrator:
-    """An entropy calibrator (TensorRT's default for CNNs) fed with training batches."""
-    import tensorrt as trt
+class PinnedArray:
+    """Page-locked host memory seen as a float32 array: the source and target of async copies."""
 
-    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
-        def __init__(self) -> None:
-            super().__init__()
-            self.pending: Iterator[np.ndarray] = iter(batches)
-            self.buffer = DeviceBuffer(batches[0].nbytes)
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        from cuda.bindings import runtime as cudart
 
-        def get_batch_size(self) -> int:
-            return len(batches[0])
+        count = int(np.prod(shape))
+        self.pointer: int = int(_cuda(cudart.cudaMallocHost(count * 4)))
+        memory = (ctypes.c_float * count).from_address(self.pointer)
+        self.array = np.ctypeslib.as_array(memory).reshape(shape)
 
-        def get_batch(self, names: list[str]) -> list[int]:
-            batch = next(self.pending, None)
-            if batch is None:
-                return []  # tells TensorRT calibration is over
-            self.buffer.upload(batch)
-            return [self.buffer.pointer]
+    def address(self, row: int) -> int:
+        return self.pointer + row * self.array[0].nbytes
 
-        def read_calibration_cache(self) -> bytes | None:
-            return cache.read_bytes() if cache.exists() else None
+    def free(self) -> None:
+        from cuda.bindings import runtime as cudart
 
-        def write_calibration_cache(self, data: memoryview) -> None:
-            cache.write_bytes(bytes(data))
-
-    return EntropyCalibrator()
+        _cuda(cudart.cudaFreeHost(self.pointer))
 
 
-def build_engine(
-    onnx_path: Path,
-    engine_path: Path,
-    precision: str,
-    shapes: ProfileShapes,
-    workspace_mb: int,
-    calibration: list[np.ndarray] | None = None,
+def set_batch(
+    context: trt.IExecutionContext, name: str, shape: tuple[int, ...], max_batch: int
 ) -> None:
-    """Parse the ONNX model and serialise an engine for this GPU with one profile."""
-    import tensorrt as trt
-
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(onnx_path.read_bytes()):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise RuntimeError(f"TensorRT cannot parse {onnx_path.name}: {errors}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
-    profile = builder.create_optimization_profile()
-    input_name = network.get_input(0).name
-    low, best, high = (trt.Dims(list(shape)) for shape in astuple(shapes))
-    profile.set_shape(input_name, low, best, high)
-    config.add_optimization_profile(profile)
-    if precision == "fp16":
-        config.set_flag(trt.BuilderFlag.FP16)
-    if precision == "int8":
-        if not calibration:
-            raise ValueError("an INT8 engine needs calibration batches")
-        config.set_flag(trt.BuilderFlag.INT8)
-        config.set_calibration_profile(profile)
-        config.int8_calibrator = make_calibrator(calibration, engine_path.with_suffix(".cache"))
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise RuntimeError("TensorRT could not build the engine (see the job log)")
-    engine_path.write_bytes(bytes(serialized))
+    """Give the context the input shape of the next run, or say why TensorRT refused it."""
+    if not context.set_input_shape(name, shape):
+        raise RuntimeError(
+            f"TensorRT refused input shape {shape} for {name!r}; the engine's profile covers "
+            f"batch 1 to {max_batch} of one image shape (convert.tensorrt.max_batch)"
+        )
 
 
-def convert_from_onnx(
-    onnx_path: Path, artifact: Path, precision: str, settings: dict, manifest_path: str
-) -> dict:
-    """Build ``artifact`` from the converted ONNX model; returns version, GPU and profile."""
-    manifest = read_json(manifest_path)
-    size = manifest["image_size"]
-    image_shape = (size, size, manifest["channels"])
-    limits = settings["tensorrt"]
-    shapes = profile_shapes(image_shape, limits["opt_batch"], limits["max_batch"])
-    calibration = None
-    if precision == "int8":
-        from tfedge.convert.tflite import calibration_images
-
-        images = calibration_images(manifest_path, settings["calibration_images"])
-        calibration = calibration_batches(images, limits["opt_batch"])
-    build_engine(onnx_path, artifact, precision, shapes, limits["workspace_mb"], calibration)
-    return {
-        "tensorrt_version": tensorrt_version(),
-        "gpu": cuda_device_name(),
-        "precision": precision,
-        "profile": {"min": shapes.minimum, "opt": shapes.optimum, "max": shapes.maximum},
-        "calibration_batches": len(calibration) if calibration else 0,
-    }
+def bind(context: trt.IExecutionContext, name: str, pointer: int) -> None:
+    if not context.set_tensor_address(name, pointer):
+        raise RuntimeError(f"TensorRT refused the device address for tensor {name!r}")
 
 
 class TensorRTRunner:
-    """Runs a serialised engine on any batch size up to its profile's maximum (chunks beyond)."""
+    """Runs a serialised engine on one CUDA stream, on any batch size (chunks beyond the profile).
+
+    A call copies its images into pinned host memory, queues every chunk's copy in, run and
+    copy out on the stream, and synchronises once at the end, so the time a call takes is the
+    engine's work plus the transfers it needs, with no device-wide waits.
+    """
 
     def __init__(self, engine_path: Path) -> None:
         import tensorrt as trt
+        from cuda.bindings import runtime as cudart
 
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
         if engine is None:
             raise RuntimeError(f"cannot load TensorRT engine {engine_path}")
-        self.engine = engine
+        self.engine = engine  # the context needs its engine alive
         self.context = engine.create_execution_context()
-        self.input_name = engine.get_tensor_name(0)
-        self.output_name = engine.get_tensor_name(1)
-        largest = engine.get_tensor_profile_shape(self.input_name, 0)[2]
-        maximum = [int(largest[axis]) for axis in range(len(largest))]
-        self.max_batch = maximum[0]
-        output_shape = engine.get_tensor_shape(self.output_name)
+        self.tensors = io_tensors(engine)
+        largest = engine.get_tensor_profile_shape(self.tensors.input, 0)[2]
+        self.max_batch = int(largest[0])
+        self.image_shape = tuple(int(largest[axis]) for axis in range(1, len(largest)))
+        output_shape = engine.get_tensor_shape(self.tensors.output)
         self.classes = int(output_shape[len(output_shape) - 1])
-        self.input = DeviceBuffer(int(np.prod(maximum)) * 4)
-        self.output = DeviceBuffer(self.max_batch * self.classes * 4)
+        self.stream = _cuda(cudart.cudaStreamCreate())
+        self.device_input = DeviceBuffer(self.max_batch * int(np.prod(self.image_shape)) * 4)
+        self.device_output = DeviceBuffer(self.max_batch * self.classes * 4)
+        bind(self.context, self.tensors.input, self.device_input.pointer)
+        bind(self.context, self.tensors.output, self.device_output.pointer)
+        self.host: tuple[PinnedArray, PinnedArray] | None = None
+        self.batch = 0  # the input batch size the context is set to
 
     def predict(self, images: np.ndarray) -> np.ndarray:
-        return np.concatenate(
-            [
-                self._run(images[i : i + self.max_batch])
-                for i in range(0, len(images), self.max_batch)
-            ]
+        host_input, host_output = self._pinned(len(images))
+        host_input.array[: len(images)] = images
+        queued = False
+        for start in range(0, len(images), self.max_batch):
+            count = min(self.max_batch, len(images) - start)
+            if count != self.batch:
+                if queued:  # a new shape must not change the context under queued work
+                    self._synchronize()
+                set_batch(
+                    self.context, self.tensors.input, (count, *self.image_shape), self.max_batch
+                )
+                self.batch = count
+            self._enqueue(host_input, host_output, start, count)
+            queued = True
+        self._synchronize()
+        return host_output.array[: len(images)].copy()
+
+    def _pinned(self, count: int) -> tuple[PinnedArray, PinnedArray]:
+        """Pinned input and output arrays for ``count`` images, grown when a call needs more."""
+        if self.host is None or len(self.host[0].array) < count:
+            for array in self.host or ():
+                array.free()
+            self.host = PinnedArray((count, *self.image_shape)), PinnedArray((count, self.classes))
+        return self.host
+
+    def _enqueue(
+        self, host_input: PinnedArray, host_output: PinnedArray, start: int, count: int
+    ) -> None:
+        from cuda.bindings import runtime as cudart
+
+        kinds = cudart.cudaMemcpyKind
+        in_bytes, out_bytes = (
+            count * host_input.array[0].nbytes,
+            count * host_output.array[0].nbytes,
+        )
+        _cuda(
+            cudart.cudaMemcpyAsync(
+                self.device_input.pointer,
+                host_input.address(start),
+                in_bytes,
+                kinds.cudaMemcpyHostToDevice,
+                self.stream,
+            )
+        )
+        if not self.context.execute_async_v3(int(self.stream)):
+            raise RuntimeError("TensorRT could not queue the inference (see the job log)")
+        _cuda(
+            cudart.cudaMemcpyAsync(
+                host_output.address(start),
+                self.device_output.pointer,
+                out_bytes,
+                kinds.cudaMemcpyDeviceToHost,
+                self.stream,
+            )
         )
 
-    def _run(self, batch: np.ndarray) -> np.ndarray:
-        batch = np.ascontiguousarray(batch, dtype=np.float32)
-        self.context.set_input_shape(self.input_name, batch.shape)
-        self.input.upload(batch)
-        self.context.set_tensor_address(self.input_name, self.input.pointer)
-        self.context.set_tensor_address(self.output_name, self.output.pointer)
-        if not self.context.execute_async_v3(0):
-            raise RuntimeError("TensorRT execution failed")
-        logits = np.empty((len(batch), self.classes), np.float32)
-        self.output.download(logits)
-        return logits
+    def _synchronize(self) -> None:
+        from cuda.bindings import runtime as cudart
+
+        _cuda(cudart.cudaStreamSynchronize(self.stream))
 
 
 if __name__ == "__main__":
