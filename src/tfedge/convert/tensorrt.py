@@ -251,11 +251,6 @@ class DeviceBuffer:
 
         self.pointer: int = int(_cuda(cudart.cudaMalloc(nbytes)))
 
-    def free(self) -> None:
-        from cuda.bindings import runtime as cudart
-
-        _cuda(cudart.cudaFree(self.pointer))
-
 
 class PinnedArray:
     """Page-locked host memory seen as a float32 array: the source and target of async copies."""
