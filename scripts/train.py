@@ -4,7 +4,8 @@ from tfedge.logs import job_log
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-# The memory cap is read when TensorFlow starts, so it is set before tfedge.train imports it.
+# The memory cap is read when TensorFlow starts, so it is set here, where the attempt
+# processes tfedge.train starts inherit it.
 with job_log(smk.log[0], memory_mb=smk.params.variant["memory_limit_mb"]):
     from tfedge.train import InitFrom, TrainOutputs, train_variant
 

@@ -36,6 +36,16 @@ def outputs_in(folder: Path):
     )
 
 
+def in_process(request: Path):
+    """Run a training attempt inside the test's own process, where its training loop can be
+    patched (tfedge.train's ``runner``); the job itself runs each attempt in a child process."""
+    from tfedge.train import ChildExit
+    from tfedge.train_attempt import run_request
+
+    run_request(request)
+    return ChildExit(0)
+
+
 def table_html(html: str, table_id: str) -> str:
     """The markup of the report's table ``table_id``, up to its closing tag."""
     start = html.index(f'id="{table_id}"')

@@ -8,9 +8,8 @@ import numpy as np
 import pytest
 
 from tfedge.data.prepare import cap_per_class, make_splits, min_images_per_class
-from tfedge.data.records import sha256
 from tfedge.data.sources import LabelledImages, SourceData, numbered
-from tfedge.files import read_json
+from tfedge.files import read_json, sha256
 
 from .conftest import dataset_settings
 

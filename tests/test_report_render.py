@@ -62,7 +62,7 @@ def minimal_context(**overrides) -> dict:
         "features_cached": False,
         "trainable_params": 101770,
         "batch_sizes": [32],
-        "oom_backoffs": [],
+        "ran_out": [],
         "peak_memory_mb": 900.0,
     }
     context = {
@@ -347,7 +347,8 @@ def fake_run(variant: str, seed: int, share_correct: float) -> Run:
     predicted = (np.arange(200) >= 200 * share_correct).astype(int)
     summary = {
         "features_cached": False, "params": 10, "trainable_params": 10, "epochs_run": 1,
-        "best_epoch": 1, "batch_size": 32, "oom_backoffs": [], "peak_memory_mb": 1.0,
+        "best_epoch": 1, "batch_size": 32, "peak_memory_mb": 1.0,
+        "attempts": [{"batch_size": 32, "ended": "completed", "how": "completed"}],
         "train_seconds": 1.0, "layers": [{**LAYERS[0], "name": f"{variant}_dense"}],
     }  # fmt: skip
     return Run(

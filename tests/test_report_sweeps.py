@@ -27,7 +27,7 @@ def run(variant: str, seed: int, correct: int, **summary) -> Run:
             "epochs_run": 2,
             "batch_size_requested": 32,
             "batch_size": 32,
-            "oom_backoffs": [],
+            "attempts": [{"batch_size": 32, "ended": "completed", "how": "completed"}],
             "peak_memory_mb": 900.0,
             **summary,
         },
@@ -97,15 +97,26 @@ def test_a_gain_chance_explains_is_called_not_significant():
     assert "no depth beat the frozen features significantly" in section["sentence"]
 
 
+def attempts_down_to(requested: int, used: int) -> list[dict]:
+    """train.json's attempts when ``requested`` was halved until ``used`` fit."""
+    sizes = [requested]
+    while sizes[-1] > used:
+        sizes.append(sizes[-1] // 2)
+    died = {"ended": "died", "how": "killed by SIGKILL"}
+    return [{"batch_size": size, **died} for size in sizes[:-1]] + [
+        {"batch_size": used, "ended": "completed", "how": "completed"}
+    ]
+
+
 def batch_runs(config: dict, fitted: dict[int, tuple[int, float]], cap: int | None) -> dict:
     """Per requested batch: (batch trained at, images per second)."""
     runs = {}
     for requested, (used, speed) in fitted.items():
-        backoffs = [] if used == requested else [{"from_batch_size": requested, "to": used}]
+        attempts = attempts_down_to(requested, used)
         name = f"finetuned_batch_size_{requested}"
         runs[name] = [
             run(name, seed, 150, batch_size_requested=requested, batch_size=used,
-                oom_backoffs=backoffs, images_per_second=speed, memory_limit_mb=cap,
+                attempts=attempts, images_per_second=speed, memory_limit_mb=cap,
                 memory_available_mb=cap, peak_tensor_memory_mb=10.0 * used)
             for seed in config["seeds"]
         ]  # fmt: skip

@@ -10,7 +10,7 @@ import pytest
 
 from tfedge.files import read_json
 
-from .conftest import outputs_in, variant_settings
+from .conftest import in_process, outputs_in, variant_settings
 
 
 def history_epochs(path) -> list[int]:
@@ -139,7 +139,7 @@ def test_per_class_scores_are_scikit_learns():
 
 
 def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path, monkeypatch):
-    from tfedge import train
+    from tfedge import train, train_attempt
     from tfedge.keras_env import keras
 
     class KilledAfterSecondEpoch(keras.callbacks.Callback):
@@ -147,21 +147,25 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path,
             if epoch == 1:
                 raise KeyboardInterrupt("job killed")
 
-    normal_callbacks = train.training_callbacks
+    normal_callbacks = train_attempt.training_callbacks
     monkeypatch.setattr(
-        train,
+        train_attempt,
         "training_callbacks",
         lambda work: [*normal_callbacks(work), KilledAfterSecondEpoch()],
     )
     outputs, work = outputs_in(tmp_path), str(tmp_path / "work")
     variant = variant_settings("mlp_baseline", epochs=4)
     with pytest.raises(KeyboardInterrupt):
-        train.train_variant("mlp_baseline", variant, 0, str(tiny_mnist), outputs, work)
+        train.train_variant(
+            "mlp_baseline", variant, 0, str(tiny_mnist), outputs, work, runner=in_process
+        )
     assert not (tmp_path / "train.json").exists()
     assert history_epochs(tmp_path / "work" / "history.csv") == [0, 1]
 
-    monkeypatch.setattr(train, "training_callbacks", normal_callbacks)
-    summary = train.train_variant("mlp_baseline", variant, 0, str(tiny_mnist), outputs, work)
+    monkeypatch.setattr(train_attempt, "training_callbacks", normal_callbacks)
+    summary = train.train_variant(
+        "mlp_baseline", variant, 0, str(tiny_mnist), outputs, work, runner=in_process
+    )
     assert summary["resumed_after_epoch"] == 2
     assert summary["epochs_run"] == 4
     assert history_epochs(outputs.history) == [0, 1, 2, 3]
@@ -178,7 +182,7 @@ def kill_after_epoch(monkeypatch, epochs: int):
     epoch are written first, as when a real job dies between epochs. Returns the original
     callbacks factory, to put back for the rerun.
     """
-    from tfedge import train
+    from tfedge import train_attempt
     from tfedge.keras_env import keras
 
     class KillAfterEpoch(keras.callbacks.Callback):
@@ -186,27 +190,33 @@ def kill_after_epoch(monkeypatch, epochs: int):
             if epoch + 1 == epochs:
                 raise Killed(f"job killed after epoch {epochs}")
 
-    normal_callbacks = train.training_callbacks
+    normal_callbacks = train_attempt.training_callbacks
     monkeypatch.setattr(
-        train, "training_callbacks", lambda work: [*normal_callbacks(work), KillAfterEpoch()]
+        train_attempt,
+        "training_callbacks",
+        lambda work: [*normal_callbacks(work), KillAfterEpoch()],
     )
     return normal_callbacks
 
 
 def killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, kill_after, first, second):
     """Train ``first`` until killed after ``kill_after`` epochs, then rerun with ``second``."""
-    from tfedge import train
+    from tfedge import train, train_attempt
 
     outputs, work = outputs_in(tmp_path), tmp_path / "work"
     normal_callbacks = kill_after_epoch(monkeypatch, kill_after)
     with pytest.raises(Killed):
-        train.train_variant("mlp_baseline", first, 0, str(tiny_mnist), outputs, str(work))
+        train.train_variant(
+            "mlp_baseline", first, 0, str(tiny_mnist), outputs, str(work), runner=in_process
+        )
     assert history_epochs(work / "history.csv") == list(range(kill_after))
     assert any((work / "backup").iterdir())
     assert read_json(work / "settings.json")["variant"] == first
 
-    monkeypatch.setattr(train, "training_callbacks", normal_callbacks)
-    return train.train_variant("mlp_baseline", second, 0, str(tiny_mnist), outputs, str(work))
+    monkeypatch.setattr(train_attempt, "training_callbacks", normal_callbacks)
+    return train.train_variant(
+        "mlp_baseline", second, 0, str(tiny_mnist), outputs, str(work), runner=in_process
+    )
 
 
 def test_a_checkpoint_of_another_architecture_is_discarded(
@@ -214,7 +224,7 @@ def test_a_checkpoint_of_another_architecture_is_discarded(
 ):
     first = variant_settings("mlp_baseline", epochs=2, hidden_units=32)
     second = variant_settings("mlp_baseline", epochs=2, hidden_units=16)
-    with caplog.at_level("INFO", logger="tfedge.train"):
+    with caplog.at_level("INFO", logger="tfedge"):
         summary = killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, 1, first, second)
     assert summary["resumed_after_epoch"] == 0 and summary["epochs_run"] == 2
     assert summary["params"] == 28 * 28 * 16 + 16 + 16 * 10 + 10
@@ -228,7 +238,7 @@ def test_fewer_epochs_than_a_checkpoint_ran_trains_the_new_count(
 ):
     first = variant_settings("mlp_baseline", epochs=3)
     second = variant_settings("mlp_baseline", epochs=1)
-    with caplog.at_level("INFO", logger="tfedge.train"):
+    with caplog.at_level("INFO", logger="tfedge"):
         summary = killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, 2, first, second)
     assert summary["resumed_after_epoch"] == 0
     assert summary["epochs_run"] == summary["epochs_requested"] == 1
@@ -239,7 +249,7 @@ def test_fewer_epochs_than_a_checkpoint_ran_trains_the_new_count(
 def test_a_checkpoint_of_the_same_settings_is_resumed(tiny_mnist, tmp_path, monkeypatch, caplog):
     variant = variant_settings("mlp_baseline", epochs=2)
     reordered = dict(reversed(list(variant.items())))  # key order is not a change
-    with caplog.at_level("INFO", logger="tfedge.train"):
+    with caplog.at_level("INFO", logger="tfedge"):
         summary = killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, 1, variant, reordered)
     assert summary["resumed_after_epoch"] == 1 and summary["epochs_run"] == 2
     assert "discarding" not in caplog.text

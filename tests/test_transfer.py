@@ -1,4 +1,4 @@
-"""Transfer learning: backbone choice, TF Hub, unfreezing, cached features, OOM back-off."""
+"""Transfer learning: backbone choice, TF Hub, unfreezing, cached features."""
 
 from __future__ import annotations
 
@@ -149,71 +149,6 @@ def backbone_weight(model, layer_name: str) -> np.ndarray:
         for weight in model.get_layer("backbone").weights
         if weight.name.split("/")[-2] == layer_name
     )
-
-
-class OutOfMemoryOnce:
-    """Raises ResourceExhaustedError in the first training step of the first attempt only."""
-
-    def __init__(self):
-        self.raised = False
-
-    def callbacks(self, normal):
-        from tfedge.keras_env import keras, tf
-
-        outer = self
-
-        class Exhaust(keras.callbacks.Callback):
-            def on_train_batch_begin(self, batch, logs=None):
-                if not outer.raised:
-                    outer.raised = True
-                    raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
-
-        return lambda work: [*normal(work), Exhaust()]
-
-
-def test_out_of_memory_halves_the_batch_and_records_it(tiny_mnist, tmp_path, monkeypatch):
-    from tfedge import train
-
-    monkeypatch.setattr(
-        train, "training_callbacks", OutOfMemoryOnce().callbacks(train.training_callbacks)
-    )
-    variant = variant_settings("mlp_baseline", epochs=1, batch_size=32)
-    summary = train.train_variant(
-        "mlp_baseline", variant, 0, str(tiny_mnist), outputs_in(tmp_path), str(tmp_path / "w")
-    )
-    assert summary["batch_size"] == 16 and summary["batch_size_requested"] == 32
-    assert summary["oom_backoffs"] == [
-        {
-            "from_batch_size": 32,
-            "to": 16,
-            "error": "ResourceExhaustedError: OOM when allocating tensor",
-        }
-    ]
-    assert read_json(tmp_path / "train.json")["oom_backoffs"] == summary["oom_backoffs"]
-
-
-@pytest.mark.parametrize(
-    ("memory_limit_mb", "says"),
-    [
-        (None, r"\(min_batch_size is 4\): lower the dataset's image_size"),
-        (300, r"\(min_batch_size is 4, memory_limit_mb is 300\): raise memory_limit_mb, lower"),
-    ],
-)
-def test_out_of_memory_below_the_floor_says_what_to_change(
-    tiny_mnist, tmp_path, monkeypatch, memory_limit_mb, says
-):
-    from tfedge import train
-
-    monkeypatch.setattr(
-        train, "training_callbacks", OutOfMemoryOnce().callbacks(train.training_callbacks)
-    )
-    variant = variant_settings(
-        "mlp_baseline", epochs=1, batch_size=4, min_batch_size=4, memory_limit_mb=memory_limit_mb
-    )
-    with pytest.raises(MemoryError, match=says):
-        train.train_variant(
-            "mlp_baseline", variant, 0, str(tiny_mnist), outputs_in(tmp_path), str(tmp_path / "w")
-        )
 
 
 def test_unloadable_hub_handle_says_how_to_fix_it(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -27,7 +28,32 @@ def read_json(path: str | Path) -> Any:
 
 def replace_dir(partial: str | Path, final: str | Path) -> None:
     """Move a finished directory into place, replacing any older one."""
-    final = Path(final)
-    if final.exists():
-        shutil.rmtree(final)
+    remove(final)
     Path(partial).replace(final)
+
+
+def remove(path: str | Path) -> None:
+    """Delete a file or a folder with its contents; nothing to do when there is none."""
+    path = Path(path)
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+
+
+def move_into_place(source: str | Path, destination: str | Path) -> None:
+    """Move a finished file or folder to ``destination``, replacing what is there.
+
+    Across file systems (a work folder on one disk, staged outputs on another) this copies.
+    """
+    remove(destination)
+    shutil.move(str(source), str(destination))
+
+
+def sha256(path: str | Path) -> str:
+    """The file's SHA-256 (hex), read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -41,6 +41,16 @@ def limit_memory(memory_mb: int | None) -> None:
         os.environ[CPU_MEMORY_LIMIT] = str(memory_mb)
 
 
+def log_to_stderr() -> None:
+    """Log at INFO level, with times, to standard error (a job's log file once redirected)."""
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+
+
 @contextlib.contextmanager
 def job_log(path: str, threads: int | None = None, memory_mb: int | None = None) -> Iterator[None]:
     """Redirect file descriptors 1 and 2 to ``path`` and log at INFO level there.
@@ -59,12 +69,7 @@ def job_log(path: str, threads: int | None = None, memory_mb: int | None = None)
     with open(path, "a", buffering=1) as stream:
         os.dup2(stream.fileno(), 1)
         os.dup2(stream.fileno(), 2)
-        logging.basicConfig(
-            level=logging.INFO,
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-            force=True,
-        )
+        log_to_stderr()
         try:
             yield
         except BaseException:

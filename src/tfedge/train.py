@@ -1,49 +1,63 @@
-"""Train one variant with one seed, resumably, and save everything later steps read.
+"""The train job: one variant and seed, trained resumably, surviving out-of-memory however it shows.
+
+Running out of memory shows in three ways: TensorFlow raises ``ResourceExhaustedError``, a
+refused allocation crashes a kernel (SIGSEGV inside oneDNN on CPUs without AVX2), or the
+kernel's out-of-memory killer sends SIGKILL. Only the first reaches Python, so every attempt
+runs in a child process (``tfedge.train_attempt``) that this job watches without importing
+TensorFlow itself: an attempt that ends in any of the three halves the batch size and tries
+again, down to the variant's ``min_batch_size``. How each attempt ended goes to train.json.
 
 A run keeps its checkpoints and partial logs in a work folder outside Snakemake's outputs
 (Snakemake deletes the outputs of a failed job); ``BackupAndRestore`` resumes from the last
-finished epoch when the job is run again. The folder records the settings and data it was
-written with (settings.json) and is resumed only by the same ones; otherwise it is discarded.
-Only a finished run moves its files into place.
-Running out of memory halves the batch size and tries again (recorded in train.json); a
-variant's memory_limit_mb caps TensorFlow's memory, so that happens at a known size.
+finished epoch when the job runs again. The folder records the settings and data it was written
+with (settings.json) and the attempts that ran out of memory (attempts.json): it is resumed
+only by the same settings, at the batch size it reached. An attempt that ran out leaves nothing
+the next one trusts: its checkpoint, epoch log and features are deleted before the retry. Only
+a finished run moves its files into place.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-import gc
+import ctypes
 import json
 import logging
-import math
-import resource
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import psutil
 
-from tfedge.data.pipeline import image_dataset
-from tfedge.data.records import sha256
-from tfedge.files import read_json, replace_dir, write_json
-from tfedge.keras_env import (
-    cap_memory,
-    keras,
-    peak_memory_mb,
-    reset_peak_memory,
-    tf,
-    use_threads,
-)
-from tfedge.models import build_model, layer_table, load_model
-from tfedge.models.backbones import BackboneChoice, choose_backbone
-from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_trainable
+from tfedge.files import move_into_place, read_json, remove, sha256, write_json
 
 log = logging.getLogger(__name__)
 
-OUT_OF_MEMORY = (tf.errors.ResourceExhaustedError, MemoryError)
 SETTINGS_RECORD = "settings.json"
+ATTEMPTS_RECORD = "attempts.json"
+REQUEST = "attempt.json"  # what the child process is to train
+OUTCOME = "outcome.json"  # how it ended, when it could say so itself
+FINISHED = "finished"  # the finished attempt's model files, moved into place by the job
+
+# Signals with which an attempt dies the way running out of memory kills it; any other
+# (SIGTERM, SIGINT: the job itself is being stopped) ends the job, keeping its checkpoint.
+OUT_OF_MEMORY_SIGNALS: dict[int, str] = {
+    signal.SIGKILL: "killed by SIGKILL, as the kernel's out-of-memory killer does",
+    signal.SIGSEGV: "crashed with SIGSEGV (a refused allocation inside a kernel)",
+    signal.SIGBUS: "crashed with SIGBUS (memory that could not be backed)",
+    signal.SIGABRT: "aborted with SIGABRT (e.g. a failed allocation in C++)",
+}
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent dies
+
+
+class TrainingStopped(RuntimeError):
+    """An attempt ended in a way that is not out of memory; the message says how and what to do."""
 
 
 @dataclass(frozen=True)
@@ -66,81 +80,45 @@ class InitFrom:
 
 
 @dataclass(frozen=True)
-class Run:
-    """Everything one training run needs besides the batch size."""
+class ChildExit:
+    """How an attempt's process ended: its exit status (negative: the signal) and peak memory."""
 
-    name: str
-    variant: dict
-    seed: int
-    manifest_path: str
-    manifest: dict
-    work: Path
-    backbone: BackboneChoice | None
-    init_from: InitFrom | None
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        size = self.manifest["image_size"]
-        return (size, size, self.manifest["channels"])
-
-    @property
-    def trains_on_cached_features(self) -> bool:
-        variant = self.variant
-        return (
-            variant["model"] == "transfer"
-            and variant["cache_features"]
-            and not variant["unfreeze"]
-            and not variant["augment"]
-        )
+    status: int
+    peak_rss_mb: float | None = None
 
 
-class EpochTimer(keras.callbacks.Callback):
-    """Adds ``epoch_seconds`` to each epoch's logs, so a resumed run still knows its total time."""
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._started = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is not None:
-            logs["epoch_seconds"] = time.perf_counter() - self._started
+AttemptRunner = Callable[[Path], ChildExit]
 
 
-class SingleDeviceAdam(keras.optimizers.Adam):
-    """Adam that skips summing the gradients over replicas when there is only one.
+def expendable() -> None:
+    """In the child, before it runs: die with the job, and be the out-of-memory killer's choice.
 
-    Keras sums them through a custom gradient, which TensorFlow registers globally for each
-    traced training step and never drops; the registration keeps that step's graph, and
-    through it the model's weights and Adam's slots, alive. After an out-of-memory error the
-    failed attempt's model then stayed in memory (89 of a 245 MB cap) and the smaller batches
-    ran out too. With one replica the sum is the gradient itself.
+    The job must outlive the attempt to retry it, and an orphaned attempt must not go on
+    training into a work folder that a rerun of the job already uses.
+    """
+    with contextlib.suppress(OSError):
+        Path("/proc/self/oom_score_adj").write_text("1000")
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+@dataclass(frozen=True)
+class ChildProcess:
+    """Runs an attempt as ``python -m tfedge.train_attempt REQUEST`` and waits for it.
+
+    Its output goes where the job's goes (the job's log). ``command`` is what runs the
+    request; tests put a process that dies by a signal in front of the real one.
     """
 
-    def aggregate_gradients(self, grads_and_vars):
-        if tf.distribute.get_strategy().num_replicas_in_sync > 1:
-            return super().aggregate_gradients(grads_and_vars)
-        return grads_and_vars
+    command: tuple[str, ...] = (sys.executable, "-m", "tfedge.train_attempt")
 
-
-def learning_rate(variant: dict, steps_per_epoch: int):
-    """A constant rate, or cosine decay driven by the optimizer's step count.
-
-    The decay depends only on ``optimizer.iterations``, which BackupAndRestore restores, so a
-    resumed run continues on the same curve.
-    """
-    if variant["lr_schedule"] == "cosine":
-        total_steps = variant["epochs"] * steps_per_epoch
-        return keras.optimizers.schedules.CosineDecay(variant["learning_rate"], total_steps)
-    return variant["learning_rate"]
-
-
-def compile_model(model: keras.Model, variant: dict, train_count: int, batch_size: int) -> None:
-    """Adam and sparse categorical cross-entropy on logits, as in the TF2 quickstart."""
-    rate = learning_rate(variant, math.ceil(train_count / batch_size))
-    model.compile(
-        optimizer=SingleDeviceAdam(rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=["accuracy"],
-    )
+    def __call__(self, request: Path) -> ChildExit:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        process = subprocess.Popen([*self.command, str(request)], preexec_fn=expendable)
+        _, status, usage = os.wait4(process.pid, 0)
+        process.returncode = os.waitstatus_to_exitcode(status)
+        return ChildExit(process.returncode, usage.ru_maxrss / 1024)
 
 
 def finished_epochs(history_csv: Path) -> list[dict]:
@@ -245,6 +223,13 @@ def claim_work_folder(work: Path, fingerprint: dict, label: str) -> None:
     write_json(work / SETTINGS_RECORD, fingerprint)
 
 
+def forget_attempt(work: Path) -> None:
+    """Delete what an attempt left in ``work`` (checkpoint, epoch log, features, partial files)."""
+    for path in work.iterdir():
+        if path.name not in (SETTINGS_RECORD, ATTEMPTS_RECORD):
+            remove(path)
+
+
 def write_history(rows: list[dict], path: str) -> None:
     partial = Path(path + ".partial")
     with partial.open("w", newline="") as stream:
@@ -254,96 +239,11 @@ def write_history(rows: list[dict], path: str) -> None:
     partial.replace(path)
 
 
-def training_callbacks(work: Path) -> list[keras.callbacks.Callback]:
-    # The epoch log is written before the backup: a kill between the two repeats an epoch
-    # (deduplicated by finished_epochs) instead of losing its row.
-    return [
-        EpochTimer(),
-        keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
-        keras.callbacks.BackupAndRestore(str(work / "backup")),
-        keras.callbacks.TensorBoard(str(work / "tensorboard"), histogram_freq=0),
-    ]
+def describe_attempts(attempts: list[dict]) -> str:
+    return "; ".join(f"batch {a['batch_size']}: {a['how']}" for a in attempts)
 
 
-def initial_model(run: Run) -> keras.Model:
-    """A fresh model, or the init_from run's; transfer models get their trainable layers set."""
-    if run.init_from is not None:
-        model = load_model(run.init_from.model)
-    else:
-        classes = len(run.manifest["class_names"])
-        model = build_model(run.variant, run.input_shape, classes, run.backbone)
-    if run.variant["model"] == "transfer":
-        trainable = set_backbone_trainable(
-            model, run.variant["unfreeze"], run.variant["unfreeze_from"]
-        )
-        log.info("%s: %d backbone layers trainable", run.name, trainable)
-    return model
-
-
-def cached_features(backbone: keras.Model, run: Run, split: str, batch_size: int):
-    """Backbone features of a whole split, computed once per run and kept in the work folder."""
-    path = run.work / f"features_{split}.npz"
-    if path.exists():
-        with np.load(path) as stored:
-            return stored["features"], stored["labels"]
-    extract = tf.function(lambda images: backbone(images, training=False))  # graph, not eager
-    features, labels = [], []
-    for images, batch_labels in image_dataset(run.manifest_path, split, batch_size):
-        features.append(extract(images).numpy())
-        labels.append(batch_labels.numpy())
-    features, labels = np.concatenate(features), np.concatenate(labels)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as stream:
-        np.savez(stream, features=features, labels=labels)
-    partial.replace(path)
-    log.info("%s: cached %s features %s", run.name, split, features.shape)
-    return features, labels
-
-
-def feature_dataset(backbone, run: Run, split: str, batch_size: int, shuffle: bool):
-    features, labels = cached_features(backbone, run, split, batch_size)
-    dataset = tf.data.Dataset.from_tensor_slices((features, labels))
-    if shuffle:
-        dataset = dataset.shuffle(len(labels), seed=run.seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
-
-
-def image_datasets(run: Run, batch_size: int):
-    augment_seed = run.seed if run.variant.get("augment") else None
-    train = image_dataset(
-        run.manifest_path, "train", batch_size, shuffle_seed=run.seed, augment_seed=augment_seed
-    )
-    return train, image_dataset(run.manifest_path, "validation", batch_size)
-
-
-def fit(run: Run, batch_size: int) -> tuple[keras.Model, float]:
-    """One training attempt at ``batch_size``; resumes from the work folder's backup if any.
-
-    Returns the model and the seconds spent computing cached features (0 without them).
-    """
-    model = initial_model(run)
-    trained, feature_seconds = model, 0.0
-    if run.trains_on_cached_features:
-        backbone = model.get_layer(FEATURE_LAYER)
-        trained = model.get_layer(HEAD_LAYER)
-        started = time.perf_counter()
-        train = feature_dataset(backbone, run, "train", batch_size, shuffle=True)
-        validation = feature_dataset(backbone, run, "validation", batch_size, shuffle=False)
-        feature_seconds = time.perf_counter() - started
-    else:
-        train, validation = image_datasets(run, batch_size)
-    compile_model(trained, run.variant, run.manifest["splits"]["train"]["count"], batch_size)
-    trained.fit(
-        train,
-        validation_data=validation,
-        epochs=run.variant["epochs"],
-        callbacks=training_callbacks(run.work),
-        verbose=2,
-    )
-    return model, feature_seconds
-
-
-def smaller_batch(batch_size: int, variant: dict, error: BaseException) -> int:
+def smaller_batch(batch_size: int, variant: dict, attempts: list[dict]) -> int:
     """Half the batch size, or an error that says what to change when the floor is reached."""
     smaller, floor, cap = batch_size // 2, variant["min_batch_size"], variant["memory_limit_mb"]
     if smaller < floor:
@@ -351,80 +251,69 @@ def smaller_batch(batch_size: int, variant: dict, error: BaseException) -> int:
         fixes = "raise memory_limit_mb, " if cap else ""
         raise MemoryError(
             f"out of memory even at batch size {batch_size} ({limits}): {fixes}"
-            "lower the dataset's image_size, free memory, or lower min_batch_size"
-        ) from error
+            "lower the dataset's image_size, free memory, or lower min_batch_size. "
+            f"Attempts: {describe_attempts(attempts)}"
+        )
     return smaller
 
 
-def error_line(error: BaseException) -> str:
-    """The error's type and the line saying what ran out (TensorFlow's starts "OOM when ...")."""
-    lines = str(error).splitlines() or [""]
-    line = next((line for line in lines if "OOM when" in line), lines[0])
-    return f"{type(error).__name__}: {line.strip()[:200]}"
+def attempt_ending(child: ChildExit, work: Path, batch_size: int) -> dict:
+    """How the attempt ended (``ended``, ``how``): its own outcome file, else its exit status.
 
-
-def release_memory() -> None:
-    """Free what a failed attempt allocated, so the smaller batch has the memory.
-
-    The error's traceback holds the attempt's frames (its model, optimizer and datasets) in
-    reference cycles, which only the garbage collector breaks.
+    Raises TrainingStopped when it ended in a way a smaller batch does not help.
     """
-    keras.backend.clear_session()
-    gc.collect()
+    if (work / OUTCOME).is_file():
+        return read_json(work / OUTCOME)
+    signal_number = -child.status
+    if signal_number in OUT_OF_MEMORY_SIGNALS:
+        return {"ended": "died", "how": OUT_OF_MEMORY_SIGNALS[signal_number]}
+    if signal_number > 0:
+        name = signal.Signals(signal_number).name
+        raise TrainingStopped(
+            f"the attempt at batch {batch_size} was stopped by {name}; its checkpoint in {work} "
+            "is kept, so running the workflow again resumes it"
+        )
+    raise TrainingStopped(
+        f"the attempt at batch {batch_size} failed (exit status {child.status}); "
+        "its error is above in this log"
+    )
 
 
-def fit_with_backoff(run: Run) -> tuple[keras.Model, dict]:
-    """Fit, halving the batch size after each out-of-memory error.
-
-    Returns the model and what train.json records of the attempts, the allocator's peak
-    during the one that succeeded included.
-    """
-    batch_size, backoffs = run.variant["batch_size"], []
-    while True:
-        reset_peak_memory()
-        try:
-            model, feature_seconds = fit(run, batch_size)
-        except OUT_OF_MEMORY as error:
-            smaller = smaller_batch(batch_size, run.variant, error)
-            backoffs.append(
-                {"from_batch_size": batch_size, "to": smaller, "error": error_line(error)}
-            )
-            log.warning("%s: %s; retrying at batch %d", run.name, backoffs[-1]["error"], smaller)
-        else:
-            return model, {
-                "batch_size": batch_size,
-                "oom_backoffs": backoffs,
-                "feature_seconds": feature_seconds,
-                "peak_tensor_memory_mb": peak_memory_mb(),
-            }
-        release_memory()  # after the handler, which keeps the error (and its frames) alive
-        batch_size = smaller
+def run_attempt(request: dict, runner: AttemptRunner) -> tuple[dict, dict | None]:
+    """Run one attempt: its record for train.json, and the run's summary if it completed."""
+    work, batch_size = Path(request["work"]), request["batch_size"]
+    remove(work / OUTCOME)
+    remove(work / FINISHED)
+    write_json(work / REQUEST, request)
+    log.info("%s seed %d: training at batch %d", request["name"], request["seed"], batch_size)
+    started = time.monotonic()
+    child = runner(work / REQUEST)
+    ending = attempt_ending(child, work, batch_size)
+    record = {
+        "batch_size": batch_size,
+        "ended": ending["ended"],
+        "how": ending["how"],
+        "seconds": round(time.monotonic() - started, 1),
+        "peak_rss_mb": child.peak_rss_mb,
+    }
+    return record, ending.get("summary")
 
 
-def save_model(model: keras.Model, outputs: TrainOutputs) -> None:
-    """The Keras file (for fine-tuning) and a SavedModel export (for evaluation and conversion).
-
-    The Keras file holds the layers and weights, not the optimizer: nothing resumes from it
-    (the work folder's backup does), and Adam's two slots per trainable weight made a
-    fine-tuned MobileNet file 2.5 times larger and three times slower to load (13.7 s).
-    """
-    partial_model = Path(outputs.model).with_name("model.partial.keras")
-    keras.Model(model.inputs, model.outputs, name=model.name).save(partial_model)
-    partial_model.replace(outputs.model)
-    partial_export = outputs.savedmodel.rstrip("/") + ".partial"
-    model.export(partial_export)
-    replace_dir(partial_export, outputs.savedmodel)
+def memory_available_mb(memory_limit_mb: int | None) -> float:
+    """What training may allocate: the cap when set, else the machine's available memory now."""
+    if memory_limit_mb is not None:
+        return float(memory_limit_mb)
+    return psutil.virtual_memory().available / 2**20
 
 
-def resolve_backbone(
-    variant: dict, settings: dict | None, init_from: InitFrom | None
-) -> BackboneChoice | None:
-    """The parent run's backbone for fine-tuning (so both use the same network), else choose."""
-    if variant["model"] != "transfer":
-        return None
-    if init_from is not None:
-        return BackboneChoice(**read_json(init_from.summary)["backbone"])
-    return choose_backbone(variant["backbone"], settings)
+def finish(work: Path, outputs: TrainOutputs, summary: dict) -> None:
+    """Move the finished run's files into place, write train.json last, drop the work folder."""
+    move_into_place(work / FINISHED / "model.keras", outputs.model)
+    move_into_place(work / FINISHED / "savedmodel", outputs.savedmodel)
+    write_history(finished_epochs(work / "history.csv"), outputs.history)
+    move_into_place(work / "tensorboard", outputs.tensorboard)
+    write_json(outputs.summary, summary)
+    shutil.rmtree(work)
 
 
 def train_variant(
@@ -437,81 +326,48 @@ def train_variant(
     threads: int = 1,
     backbone_settings: dict | None = None,
     init_from: InitFrom | None = None,
+    runner: AttemptRunner | None = None,
 ) -> dict:
-    """Train, save, and return the summary written to ``outputs.summary`` (train.json)."""
-    use_threads(threads)
-    cap_memory(variant["memory_limit_mb"])
+    """Train, halving the batch after each attempt that ran out of memory; returns train.json."""
+    runner = runner or ChildProcess()
     available_mb = memory_available_mb(variant["memory_limit_mb"])
-    keras.utils.set_random_seed(seed)
     work, manifest = Path(work_dir), read_json(manifest_path)
     fingerprint = run_fingerprint(variant, seed, manifest, backbone_settings, init_from)
     claim_work_folder(work, fingerprint, f"{name} seed {seed}")
-    resumed_after = len(finished_epochs(work / "history.csv"))
-    if resumed_after:
-        log.info("%s seed %d: resuming after epoch %d", name, seed, resumed_after)
-    run = Run(
-        name=name,
-        variant=variant,
-        seed=seed,
-        manifest_path=manifest_path,
-        manifest=manifest,
-        work=work,
-        backbone=resolve_backbone(variant, backbone_settings, init_from),
-        init_from=init_from,
-    )
-    model, attempts = fit_with_backoff(run)
-
-    history = finished_epochs(work / "history.csv")
-    save_model(model, outputs)
-    write_history(history, outputs.history)
-    replace_dir(work / "tensorboard", outputs.tensorboard)
-    summary = summarise(run, model, history, resumed_after, threads)
-    summary.update(attempts, memory_available_mb=available_mb)
-    summary["train_seconds"] += attempts["feature_seconds"]
-    write_json(outputs.summary, summary)
-    shutil.rmtree(work)
-    return summary
-
-
-def memory_available_mb(memory_limit_mb: int | None) -> float:
-    """What training may allocate: the cap when set, else the machine's available memory now."""
-    if memory_limit_mb is not None:
-        return float(memory_limit_mb)
-    return psutil.virtual_memory().available / 2**20
-
-
-def summarise(
-    run: Run, model: keras.Model, history: list[dict], resumed_after: int, threads: int
-) -> dict:
-    val_accuracy = [float(row["val_accuracy"]) for row in history]
-    best = max(range(len(history)), key=val_accuracy.__getitem__)
-    variant = run.variant
-    epoch_seconds = sum(float(row["epoch_seconds"]) for row in history)
-    images_trained = run.manifest["splits"]["train"]["count"] * len(history)
-    return {
-        "variant": run.name,
-        "seed": run.seed,
-        "dataset": variant["dataset"],
-        "source_used": run.manifest["source_used"],
-        "model": variant["model"],
-        "backbone": run.backbone.as_dict() if run.backbone else None,
-        "init_from": variant.get("init_from"),
-        "features_cached": run.trains_on_cached_features,
-        "params": int(model.count_params()),
-        "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
-        "epochs_requested": variant["epochs"],
-        "epochs_run": len(history),
-        "resumed_after_epoch": resumed_after,
-        "batch_size_requested": variant["batch_size"],
-        "train_seconds": epoch_seconds,
-        # Per second of epoch time (validation pass included); on cached features, the head's.
-        "images_per_second": images_trained / epoch_seconds,
-        "best_epoch": best + 1,
-        "best_val_accuracy": val_accuracy[best],
-        "final_val_accuracy": val_accuracy[-1],
-        "peak_memory_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "memory_limit_mb": variant["memory_limit_mb"],
+    failed = read_json(work / ATTEMPTS_RECORD) if (work / ATTEMPTS_RECORD).is_file() else []
+    batch_size = variant["batch_size"]
+    if failed:
+        batch_size = smaller_batch(failed[-1]["batch_size"], variant, failed)
+        log.info(
+            "%s seed %d: continuing at batch %d (%s)",
+            name,
+            seed,
+            batch_size,
+            describe_attempts(failed),
+        )
+    request = {
+        "name": name,
+        "variant": variant,
+        "seed": seed,
+        "manifest_path": manifest_path,
+        "work": str(work),
         "threads": threads,
-        "tensorflow": tf.__version__,
-        "layers": layer_table(model),
+        "backbone_settings": backbone_settings,
+        "init_from": asdict(init_from) if init_from is not None else None,
     }
+    while True:
+        attempt, summary = run_attempt({**request, "batch_size": batch_size}, runner)
+        if summary is not None:
+            break
+        log.warning("%s seed %d: batch %d %s", name, seed, batch_size, attempt["how"])
+        forget_attempt(work)
+        failed.append(attempt)
+        write_json(work / ATTEMPTS_RECORD, failed)
+        try:
+            batch_size = smaller_batch(batch_size, variant, failed)
+        except MemoryError:
+            shutil.rmtree(work)  # nothing to resume: a rerun starts again at the batch asked for
+            raise
+    summary.update(attempts=[*failed, attempt], memory_available_mb=available_mb)
+    finish(work, outputs, summary)
+    return summary

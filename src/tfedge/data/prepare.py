@@ -16,7 +16,7 @@ from tfedge.data.sources import (
     ignored_summary,
     load_source,
 )
-from tfedge.files import write_json
+from tfedge.files import sha256, write_json
 
 log = logging.getLogger(__name__)
 
@@ -117,7 +117,7 @@ def split_summary(data: LabelledImages, class_names: list[str]) -> dict:
 def prepare_dataset(name: str, settings: dict, outputs: dict[str, str]) -> dict:
     """Materialise dataset ``name`` into ``outputs`` (split -> .tfrecord, plus "manifest")."""
     from tfedge.data.checks import check_source
-    from tfedge.data.records import sha256, write_tfrecord
+    from tfedge.data.records import write_tfrecord
 
     source = load_source(name, settings)
     log.info("dataset %s: source %s (%s)", name, source.source_used, source.reason)

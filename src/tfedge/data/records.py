@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from tfedge.data.sources import LabelledImages
@@ -30,14 +29,6 @@ def write_tfrecord(path: str | Path, data: LabelledImages) -> None:
         for image, label in zip(data.images, data.labels):
             writer.write(_example(image, label))
     partial.replace(path)
-
-
-def sha256(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_example(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:

@@ -124,9 +124,7 @@ def variant_row(name: str, variant: dict, runs: list[Run], manifest: dict) -> di
         "epochs": runs[0].summary["epochs_run"],
         "best_epochs": [run.summary["best_epoch"] for run in runs],
         "batch_sizes": sorted({run.summary["batch_size"] for run in runs}),
-        "oom_backoffs": [
-            {"seed": run.seed, **backoff} for run in runs for backoff in run.summary["oom_backoffs"]
-        ],
+        "ran_out": [attempt for run in runs for attempt in run.ran_out],
         "peak_memory_mb": max(run.summary["peak_memory_mb"] for run in runs),
         "train_seconds": statistics.fmean(run.summary["train_seconds"] for run in runs),
         "accuracy_mean": accuracy_mean,

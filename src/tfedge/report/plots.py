@@ -145,7 +145,7 @@ def batch_size_curve(rows: list[dict], title: str) -> str:
     drawn with the figures of the smaller batch it fell back to.
     """
     figure, memory_axis = plt.subplots(figsize=(6.5, 3.6))
-    fitted = [row for row in rows if not row["oom_backoffs"]]
+    fitted = [row for row in rows if not row["ran_out"]]
     sizes = [row["batch_size_requested"] for row in fitted]
     memory = [row["peak_tensor_memory_mb"] or row["peak_memory_mb"] for row in fitted]
     memory_axis.plot(sizes, memory, "o-", label="peak memory")
@@ -154,7 +154,7 @@ def batch_size_curve(rows: list[dict], title: str) -> str:
         memory_axis.axhline(limit, color="#e45756", linestyle=":", label=f"cap {limit} MB")
     ceiling = limit or max(memory, default=0)
     for row in rows:
-        if row["oom_backoffs"]:
+        if row["ran_out"]:
             size = row["batch_size_requested"]
             memory_axis.plot([size], [ceiling], "x", color="#e45756", markersize=9)
             memory_axis.annotate(

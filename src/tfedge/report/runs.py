@@ -30,6 +30,14 @@ class Run:
     def correct(self) -> np.ndarray:
         return self.predictions["predicted"] == self.predictions["labels"]
 
+    @property
+    def ran_out(self) -> list[dict]:
+        """The attempts that ran out of memory before the batch size that trained."""
+        return [
+            {"seed": self.seed, "batch_size": attempt["batch_size"], "how": attempt["how"]}
+            for attempt in self.summary["attempts"][:-1]
+        ]
+
 
 def mean_std(values: list[float]) -> tuple[float, float]:
     """Mean and sample standard deviation (0 for a single seed)."""

@@ -52,7 +52,7 @@ def point_row(name: str, label: str, runs: list, reference_runs: list | None, al
         else _mean_of(summaries, "images_per_second"),
         "batch_size_requested": summaries[0]["batch_size_requested"],
         "batch_sizes": sorted({s["batch_size"] for s in summaries}),
-        "oom_backoffs": [b for s in summaries for b in s["oom_backoffs"]],
+        "ran_out": [attempt for run in runs for attempt in run.ran_out],
         "peak_tensor_memory_mb": _max_of(summaries, "peak_tensor_memory_mb"),
         "peak_memory_mb": max(s["peak_memory_mb"] for s in summaries),
         "memory_available_mb": _max_of(summaries, "memory_available_mb"),
@@ -160,7 +160,7 @@ def batch_size_curve(base: str, sweep: dict, runs: dict, alpha: float) -> dict:
 def batch_size_sentence(rows: list[dict]) -> str:
     """ "On this machine batch N is the largest that fits; batch B trains X× faster than 32"."""
     largest = max(size for row in rows for size in row["batch_sizes"])
-    backed_off = sorted(row["batch_size_requested"] for row in rows if row["oom_backoffs"])
+    backed_off = sorted(row["batch_size_requested"] for row in rows if row["ran_out"])
     limit = next((row["memory_limit_mb"] for row in rows if row["memory_limit_mb"]), None)
     where = f"under a {limit} MB memory cap" if limit else "on this machine"
     fits = f"{where} batch {largest} is the largest that fits"
@@ -168,7 +168,7 @@ def batch_size_sentence(rows: list[dict]) -> str:
         fits += f" (batch {', '.join(map(str, backed_off))} ran out of memory and was halved)"
     else:
         fits += " of those tried (none ran out of memory)"
-    timed = [row for row in rows if row["images_per_second"] and not row["oom_backoffs"]]
+    timed = [row for row in rows if row["images_per_second"] and not row["ran_out"]]
     if len(timed) < 2:
         return f"{fits[0].upper()}{fits[1:]}."
     reference = next((r for r in timed if r["batch_size_requested"] == 32), timed[0])
