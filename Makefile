@@ -10,9 +10,9 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
-# Snakemake merges --configfile over config.yaml unless told to replace it. The target goes
-# before --configfile, which takes several values and would swallow it.
-OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG) --replace-workflow-config)
+# A --configfile replaces config.yaml (the Snakefile decides). The target goes before
+# --configfile, which takes several values and would swallow it.
+OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG))
 CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&)
 .PHONY: report sweeps test lint format docs dry-run clean system-data
 

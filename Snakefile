@@ -4,12 +4,15 @@ from pathlib import Path
 
 from tfedge.config_files import read_config_file
 
-# Snakemake's own message for a YAML syntax error names no line; this one does.
-if Path("config.yaml").exists():
+# A --configfile replaces config.yaml. Snakemake would merge it over config.yaml unless given
+# --replace-workflow-config, and cluster jobs get the file without that flag, so the choice is
+# made here, the same in every process: to add to the shipped experiment, name both files
+# (--configfile config.yaml my.yaml).
+if not workflow.overwrite_configfiles:
+    # Snakemake's own message for a YAML syntax error names no line; this one does.
     read_config_file("config.yaml")
 
-
-configfile: "config.yaml"
+    configfile: "config.yaml"
 
 
 include: "rules/common.smk"

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 from tfedge.config import validate_config
-from tfedge.data.prepare import prepare_dataset
+from tfedge.data.prepare import outputs_in, prepare_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -92,8 +92,7 @@ def main() -> None:
     config = experiment(args.per_class, args.image_size, args.epochs)
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
-        outputs = {s: str(folder / f"{s}.tfrecord") for s in ("train", "validation", "test")}
-        outputs["manifest"] = str(folder / "manifest.json")
+        outputs = outputs_in(folder)
         manifest = prepare_dataset("flowers", config["datasets"]["flowers"], outputs)
         counts = {split: entry["count"] for split, entry in manifest["splits"].items()}
         print(f"data: {counts}, {args.image_size} px, {args.epochs} epochs, 2 threads")

@@ -62,15 +62,14 @@ def experiment() -> dict:
 
 def build_inputs(folder: Path) -> None:
     """Prepared data and a trained model in ``folder``, unless an earlier run left them."""
-    from tfedge.data.prepare import prepare_dataset
+    from tfedge.data.prepare import outputs_in, prepare_dataset
     from tfedge.train import TrainOutputs, train_variant
 
     if (folder / "model" / "model.keras").exists():
         return
     config = experiment()
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    outputs = {s: str(folder / "data" / f"{s}.tfrecord") for s in ("train", "validation", "test")}
-    outputs["manifest"] = str(folder / "data" / "manifest.json")
+    outputs = outputs_in(folder / "data")
     if not Path(outputs["manifest"]).exists():
         prepare_dataset("flowers", config["datasets"]["flowers"], outputs)
     model = folder / "model"

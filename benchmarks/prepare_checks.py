@@ -33,7 +33,7 @@ from PIL import Image
 
 from tfedge.config import validate_config
 from tfedge.data import checks
-from tfedge.data.prepare import prepare_dataset
+from tfedge.data.prepare import outputs_in, prepare_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"
@@ -74,8 +74,7 @@ def unchecked(dataset_name: str, source, settings: dict):
 
 
 def timed_prepare(settings: dict, out: Path) -> float:
-    outputs = {split: str(out / f"{split}.tfrecord") for split in ("train", "validation", "test")}
-    outputs["manifest"] = str(out / "manifest.json")
+    outputs = outputs_in(out)
     start = time.perf_counter()
     prepare_dataset("own", settings, outputs)
     return time.perf_counter() - start
@@ -97,21 +96,23 @@ JOB = """
 import json, sys
 from tfedge.keras_env import use_threads
 from tfedge.data import checks
-from tfedge.data.prepare import prepare_dataset
+from tfedge.data.prepare import outputs_in, prepare_dataset
 sys.path.insert(0, {benchmarks!r})
 from prepare_checks import unchecked
 use_threads(1)
 if {mode!r} == "unchecked":
     checks.check_source = unchecked
-outputs = {{split: f"{out}/{{split}}.tfrecord" for split in ("train", "validation", "test")}}
-prepare_dataset("own", json.loads({settings!r}), {{**outputs, "manifest": "{out}/manifest.json"}})
+prepare_dataset("own", json.loads({settings!r}), outputs_in({out!r}))
 """
 
 
 def job_seconds(settings: dict, out: Path, mode: str) -> float:
     """Wall time of a fresh interpreter doing the prepare_data job's work, imports included."""
     code = JOB.format(
-        benchmarks=str(Path(__file__).parent), mode=mode, out=out, settings=json.dumps(settings)
+        benchmarks=str(Path(__file__).parent),
+        mode=mode,
+        out=str(out),
+        settings=json.dumps(settings),
     )
     start = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)

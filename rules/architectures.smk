@@ -8,7 +8,7 @@ rule architectures:
         paths.job_benchmark("architectures")
     conda:
         "../envs/tensorflow.yaml"
-    threads: workflow.cores
+    threads: every_core()
     resources:
         mem_mb=8000,
         runtime=60,

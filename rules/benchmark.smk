@@ -20,7 +20,7 @@ if CPU_BENCHMARK_FORMATS:
             paths.job_benchmark("benchmark", "{variant}")
         conda:
             "../envs/tensorflow.yaml"
-        threads: workflow.cores
+        threads: every_core()
         resources:
             mem_mb=6000,
             runtime=60,
@@ -47,7 +47,7 @@ rule benchmark_tensorrt:
         format=TENSORRT_FORMATS,
     conda:
         "../envs/tensorrt.yaml"
-    threads: workflow.cores
+    threads: every_core()
     resources:
         mem_mb=6000,
         runtime=60,

@@ -1,20 +1,21 @@
 # Config validation, wildcard constraints and the helpers the rules share. Imports nothing
 # heavy: Snakemake runs this on every invocation, dry runs included.
+from datetime import datetime, timezone
 from pathlib import Path
+
+from snakemake.exceptions import WorkflowError
+from snakemake.logging import logger
 
 from tfedge import paths
 from tfedge.config import canonical, validate_config
 from tfedge.config_files import config_sources, describe_sources
+from tfedge.data.fingerprint import folder_state
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
+from tfedge.integrity import damaged_outputs, move_aside
 
-# What the config came from, for error messages: config.yaml, a --configfile merged over
-# it, or (with --replace-workflow-config) the --configfile alone.
+# What the config came from, for error messages: config.yaml, or the --configfiles in order.
 CONFIG_SOURCE = describe_sources(
-    config_sources(
-        "config.yaml",
-        workflow.overwrite_configfiles,
-        workflow.config_settings.replace_workflow_config,
-    ),
+    config_sources("config.yaml", workflow.overwrite_configfiles),
     command_line_values=bool(workflow.config_settings.config),
 )
 validate_config(
@@ -22,6 +23,18 @@ validate_config(
     Path(workflow.basedir) / "schemas" / "config.schema.yaml",
     source=CONFIG_SOURCE,
 )
+
+# Snakemake judges a folder output by its timestamp alone and never reads what a file holds,
+# so planning compares each made output with its record (tfedge.integrity) and moves what
+# differs aside: Snakemake then makes it again, and what follows from it. Only where jobs are
+# planned, on this file system; with object storage (S3) the jobs' own checks find damage.
+if not workflow.remote_exec and not workflow.storage_settings.default_storage_provider:
+    PLANNED_AT = datetime.now(timezone.utc)
+    for output, found in damaged_outputs(config).items():
+        moved = move_aside(output, PLANNED_AT)
+        logger.warning(
+            f"{output} is damaged ({'; '.join(found)}): moved to {moved}, remade"
+        )
 
 SEEDS = config["seeds"]
 VARIANTS = config["variants"]
@@ -38,6 +51,24 @@ wildcard_constraints:
     variant="|".join(VARIANTS),
     seed=r"\d+",
     format="|".join(FORMATS),
+
+
+def every_core():
+    """Threads of the jobs that time things: a whole machine, so nothing runs beside them.
+
+    Locally that is --cores. A cluster run has no --cores: there it is one node's CPUs, which
+    the profile states as max-threads (Snakemake caps every rule's threads at it, too).
+    """
+    if workflow.resource_settings.max_threads is not None:
+        return workflow.resource_settings.max_threads
+    try:
+        return workflow.cores
+    except WorkflowError:
+        raise WorkflowError(
+            "benchmarks take a whole node, so a cluster run needs to know how many CPUs a "
+            "node has: set max-threads in the profile (or --max-threads N) to the CPUs of "
+            "one node (sinfo -o %c on SLURM)"
+        ) from None
 
 
 def dataset_of(wildcards):
@@ -66,6 +97,15 @@ def init_from_inputs(wildcards):
     }
 
 
+def images_fingerprint(wildcards):
+    """prepare_data's rerun trigger for an image folder; the log says what changed."""
+    dataset = wildcards.dataset
+    fingerprint, changes = folder_state(DATASETS[dataset], paths.images_record(dataset))
+    if changes:
+        logger.info(f"datasets.{dataset}: {changes} since prepare_data last read it")
+    return fingerprint
+
+
 def variant_settings(wildcards):
     return canonical(VARIANTS[wildcards.variant])
 
@@ -81,11 +121,17 @@ def conversion_settings(wildcards):
 
 
 def conversion_source(wildcards):
-    """What a format converts: the trained SavedModel, or the converted folder it builds on."""
+    """What a format converts: the trained SavedModel with its record (train.json), or the
+    converted folder it builds on (which holds its record, conversion.json)."""
     built_from = FORMATS[wildcards.format].built_from
     if built_from == TRAINED_MODEL:
-        return paths.model_file(wildcards.variant, REFERENCE_SEED, "savedmodel")
-    return paths.converted_dir(wildcards.variant, built_from)
+        return {
+            "source": paths.model_file(wildcards.variant, REFERENCE_SEED, "savedmodel"),
+            "source_record": paths.model_file(
+                wildcards.variant, REFERENCE_SEED, "train.json"
+            ),
+        }
+    return {"source": paths.converted_dir(wildcards.variant, built_from)}
 
 
 def every_conversion(path_of):

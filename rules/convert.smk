@@ -4,7 +4,7 @@
 rule convert:
     input:
         unpack(dataset_inputs("train")),
-        source=conversion_source,
+        unpack(conversion_source),
     output:
         directory(paths.converted_dir("{variant}", "{format}")),
     log:

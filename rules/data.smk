@@ -1,6 +1,6 @@
 # prepare_data: one dataset's images → train/validation/test TFRecords + manifest.
 from tfedge.config import canonical, check_folders
-from tfedge.data.fingerprint import image_folders, images_fingerprint
+from tfedge.data.fingerprint import image_folders
 
 # A missing image folder is a config error before any job runs. Only where jobs are
 # planned: a remote job (SLURM, Kubernetes) reads the workflow again where the folder need
@@ -12,17 +12,18 @@ if not workflow.remote_exec:
 rule prepare_data:
     input:
         # A source-directory dataset's folder, local: a default storage provider (S3)
-        # never stages it. Snakemake itself sees only the folder's own mtime, so the
-        # `images` param (path, size and mtime of every file) is what catches an image
-        # added, removed or replaced inside a class sub-folder.
+        # never stages it. Its own mtime changes with any file (a .DS_Store), so it is
+        # ancient: the `images` param, over the images the loader reads, decides.
         folder=lambda wildcards: [
-            local(folder) for folder in image_folders(DATASETS[wildcards.dataset])
+            ancient(local(folder))
+            for folder in image_folders(DATASETS[wildcards.dataset])
         ],
     output:
         train=paths.tfrecord("{dataset}", "train"),
         validation=paths.tfrecord("{dataset}", "validation"),
         test=paths.tfrecord("{dataset}", "test"),
         manifest=paths.manifest("{dataset}"),
+        images=paths.images_record("{dataset}"),
     log:
         paths.log("prepare_data", "{dataset}"),
     benchmark:
@@ -35,6 +36,6 @@ rule prepare_data:
         runtime=60,
     params:
         settings=lambda wildcards: canonical(DATASETS[wildcards.dataset]),
-        images=lambda wildcards: images_fingerprint(DATASETS[wildcards.dataset]),
+        images=images_fingerprint,
     script:
         "../scripts/prepare_data.py"

@@ -2,6 +2,8 @@ rule evaluate:
     input:
         unpack(dataset_inputs("test")),
         savedmodel=paths.model_file("{variant}", "{seed}", "savedmodel"),
+        # Its record: what the SavedModel's files must hold, checked before it is loaded.
+        summary=paths.model_file("{variant}", "{seed}", "train.json"),
     output:
         metrics=paths.metrics("{variant}", "{seed}"),
         predictions=paths.predictions("{variant}", "{seed}"),

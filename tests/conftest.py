@@ -67,11 +67,9 @@ def backbone_settings(**overrides) -> dict:
 
 def prepare(folder: Path, name: str, settings: dict) -> Path:
     """Prepare a dataset into ``folder``; returns its manifest path."""
-    from tfedge.data.prepare import prepare_dataset
+    from tfedge.data.prepare import outputs_in, prepare_dataset
 
-    splits = ("train", "validation", "test")
-    outputs = {split: str(folder / f"{split}.tfrecord") for split in splits}
-    outputs["manifest"] = str(folder / "manifest.json")
+    outputs = outputs_in(folder)
     prepare_dataset(name, settings, outputs)
     return Path(outputs["manifest"])
 

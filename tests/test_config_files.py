@@ -50,19 +50,13 @@ def test_a_config_must_be_a_mapping(tmp_path):
         read_config_file(path)
 
 
-def test_sources_follow_snakemakes_merge_order():
-    assert config_sources("config.yaml", [], replaced=False) == ["config.yaml"]
-    assert config_sources("config.yaml", ["/elsewhere/my.yaml"], replaced=False) == [
-        "config.yaml",
-        "/elsewhere/my.yaml",
-    ]
-    assert config_sources("config.yaml", ["/elsewhere/my.yaml"], replaced=True) == [
-        "/elsewhere/my.yaml"
-    ]
+def test_configfiles_replace_the_workflows_config_and_merge_in_order():
+    assert config_sources("config.yaml", []) == ["config.yaml"]
+    assert config_sources("config.yaml", ["/elsewhere/my.yaml"]) == ["/elsewhere/my.yaml"]
+    assert config_sources("config.yaml", ["config.yaml", "my.yaml"]) == ["config.yaml", "my.yaml"]
     assert describe_sources(["my.yaml"]) == "my.yaml"
     merged = describe_sources(["config.yaml", "my.yaml"], command_line_values=True)
-    assert merged.startswith("config.yaml with my.yaml merged over it")
-    assert "--replace-workflow-config" in merged and merged.endswith("and --config values")
+    assert merged == "config.yaml with my.yaml merged over it and --config values"
 
 
 def test_a_schema_error_names_the_users_file(tmp_path):
@@ -112,10 +106,16 @@ def test_make_with_config_plans_that_config_alone(workflow):
     assert trained == {"variant=small, seed=0"}
     assert {wildcards for rule, wildcards in jobs if rule == "prepare_data"} == {"dataset=digits"}
 
-    merged = snakemake(workflow, "report", "-n", "--configfile", "own.yaml")
-    assert merged.returncode == 0, merged.stderr
-    merged_trained = {w for rule, w in job_blocks(merged.stdout + merged.stderr) if rule == "train"}
-    assert "variant=cnn, seed=0" in merged_trained, "without the flag the tiny variants run too"
+    # What a cluster job runs: the --configfile, without --replace-workflow-config.
+    job = snakemake(workflow, "report", "-n", "--configfiles", "own.yaml")
+    assert job.returncode == 0, job.stderr
+    job_trained = {w for rule, w in job_blocks(job.stdout + job.stderr) if rule == "train"}
+    assert job_trained == {"variant=small, seed=0"}
+
+    both = snakemake(workflow, "report", "-n", "--configfile", "config.yaml", "own.yaml")
+    assert both.returncode == 0, both.stderr
+    both_trained = {w for rule, w in job_blocks(both.stdout + both.stderr) if rule == "train"}
+    assert {"variant=small, seed=0", "variant=cnn, seed=0"} <= both_trained
 
 
 @pytest.mark.workflow
@@ -130,11 +130,11 @@ def test_make_with_a_broken_config_names_it_before_snakemake_runs(workflow):
 @pytest.mark.workflow
 def test_snakemake_names_the_replacing_config_and_the_merged_pair(workflow):
     (workflow / "own.yaml").write_text(yaml.safe_dump({**OWN_CONFIG, "seeds": []}))
-    alone = snakemake(workflow, "-n", "--configfile", "own.yaml", "--replace-workflow-config")
+    alone = snakemake(workflow, "-n", "--configfile", "own.yaml")
     assert alone.returncode != 0
     assert "\nown.yaml is invalid:\n  - seeds: [] should be non-empty" in alone.stdout
 
-    merged = snakemake(workflow, "-n", "--configfile", "own.yaml")
+    merged = snakemake(workflow, "-n", "--configfile", "config.yaml", "own.yaml")
     assert "\nconfig.yaml with own.yaml merged over it" in merged.stdout
 
 

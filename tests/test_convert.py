@@ -212,10 +212,12 @@ def test_skip_reasons_name_what_is_missing(monkeypatch):
 
 
 def test_failed_conversion_is_recorded_not_raised(tmp_path, tiny_mnist):
-    target = tmp_path / "onnx"
+    target, savedmodel = tmp_path / "onnx", tmp_path / "run" / "savedmodel"
+    savedmodel.mkdir(parents=True)  # holds no model: tf2onnx fails
+    write_json(tmp_path / "run" / "train.json", {"variant": "cnn", "seed": 0, "files": {}})
     record = convert(
-        "cnn", "onnx", str(tmp_path / "missing_savedmodel"), str(target),
-        settings_slice("onnx", SETTINGS), str(tiny_mnist),
+        "cnn", "onnx", str(savedmodel), str(target), settings_slice("onnx", SETTINGS),
+        str(tiny_mnist),
     )  # fmt: skip
     assert record["status"] == "failed" and "tf2onnx exited" in record["reason"]
     assert sorted(path.name for path in target.iterdir()) == [RECORD]
@@ -422,14 +424,28 @@ def test_one_job_times_every_format_on_one_decoded_split(
         assert result["agreement"] == 1.0
 
 
-def test_benchmark_names_a_missing_model_and_the_fix(conversions, tmp_path):
+@pytest.mark.parametrize("damage", ["delete", "truncate", "flip a byte"])
+def test_benchmark_names_a_damaged_model_and_the_fix(conversions, tmp_path, damage):
+    from tfedge.integrity import DamagedArtifact
+
     folder, _ = conversions
     damaged = tmp_path / "tflite_fp32"
     shutil.copytree(folder / "tflite_fp32", damaged)
-    (damaged / "model.tflite").unlink()
+    model = damaged / "model.tflite"
+    content = model.read_bytes()
+    if damage == "delete":
+        model.unlink()
+    elif damage == "truncate":
+        model.write_bytes(content[:100])
+    else:
+        model.write_bytes(content[:-1] + bytes([content[-1] ^ 1]))
     record = read_json(damaged / RECORD)
-    with pytest.raises(FileNotFoundError, match="delete .*tflite_fp32.* to convert it again"):
+    says = {"delete": "is missing", "truncate": "has 100 bytes", "flip a byte": "has changed"}
+    with pytest.raises(DamagedArtifact, match=f"model.tflite {says[damage]}") as error:
         bench.benchmark_one(damaged, record, [], {}, {}, 1, time.perf_counter)
+    assert str(error.value).endswith(
+        "with: snakemake report --forcerun results/converted/cnn/tflite_fp32"
+    )
 
 
 def test_tensorrt_answer_quotes_the_measured_speed_up(tmp_path):

@@ -6,7 +6,7 @@ kept) and asks a dry run what it would do.
 
 from __future__ import annotations
 
-import builtins
+import json
 import os
 import shutil
 from pathlib import Path
@@ -16,7 +16,8 @@ import pytest
 import yaml
 from PIL import Image
 
-from tfedge.data.fingerprint import folder_entries, folder_fingerprint, images_fingerprint
+from tfedge.data import fingerprint as fingerprints
+from tfedge.data.fingerprint import describe_changes, describe_images, folder_entries, folder_state
 
 from .conftest import BUCKET
 from .snakemake_runs import copy_workflow, job_blocks, s3_env, s3_storage, snakemake
@@ -142,47 +143,77 @@ def test_default_s3_storage_leaves_the_image_folder_local(run, s3_endpoint):
     assert "    input: images\n" in block, block
 
 
+def test_files_the_loader_ignores_and_touches_plan_nothing(run):
+    (run / "images" / ".DS_Store").write_bytes(b"Finder")
+    (run / "images" / "README.txt").write_text("where these came from")
+    (run / "images" / "ant" / "notes.txt").write_text("a note")
+    os.utime(run / "images" / "bee" / "2.png")  # touched: same bytes, new time
+    assert plan(run) == {}
+
+
+def test_the_dry_run_says_which_images_changed(run):
+    write_png(run / "images" / "ant" / "added.png", seed=999)
+    write_png(run / "images" / "ant" / "more.png", seed=998)
+    (run / "images" / "bee" / "3.png").unlink()
+    write_png(run / "images" / "cat" / "5.png")
+    result = snakemake(run, MANIFEST, "-n")
+    assert (
+        "datasets.own: 2 images added in ant/, 1 image removed in bee/, 1 image changed "
+        "in cat/ since prepare_data last read it" in result.stdout + result.stderr
+    )
+
+
 # --- the fingerprint itself ------------------------------------------------------------
 
 
-def test_fingerprint_changes_with_any_file_path_size_or_mtime(tmp_path):
+def fingerprint(root: Path, record: Path | None = None) -> str:
+    settings = {"source": "directory", "directory": str(root)}
+    return folder_state(settings, record or root.parent / "no-record.json")[0]
+
+
+def recorded(root: Path) -> Path:
+    """images.json as prepare_data writes it for ``root``."""
+    record = root.parent / "images.json"
+    record.write_text(json.dumps(describe_images(root)))
+    return record
+
+
+def test_fingerprint_changes_with_the_images_the_loader_reads_and_only_them(tmp_path):
     root = make_images(tmp_path / "images")
-    seen = {folder_fingerprint(root)}
-    image = root / "ant" / "0.png"
-    stat = image.stat()
-    os.utime(image, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
-    seen.add(folder_fingerprint(root))
-    image.rename(root / "ant" / "0b.png")
-    seen.add(folder_fingerprint(root))
+    seen = {fingerprint(root)}
+    (root / ".DS_Store").write_bytes(b"x")
+    (root / "ant" / "._0.png").write_bytes(b"x")  # macOS metadata beside an image
+    (root / "top.png").write_bytes(b"x")  # not in a class folder
+    (root / "ant" / "notes.txt").write_bytes(b"x")
+    os.utime(root / "ant" / "1.png", ns=(0, 0))
+    assert fingerprint(root) in seen
+    (root / "ant" / "0.png").rename(root / "ant" / "0b.png")
+    seen.add(fingerprint(root))
     (root / "bee" / "nested").mkdir()
-    (root / "bee" / "nested" / "x.png").write_bytes(b"")
-    seen.add(folder_fingerprint(root))
     (root / "bee" / "nested" / "x.png").write_bytes(b"!")
-    os.utime(root / "bee" / "nested" / "x.png", ns=(0, 0))
-    seen.add(folder_fingerprint(root))
-    (root / "bee" / "nested" / "x.png").write_bytes(b"?")
-    os.utime(root / "bee" / "nested" / "x.png", ns=(0, 0))
-    assert folder_fingerprint(root) in seen  # same size and time: a stat cannot tell
-    assert len(seen) == 5
+    seen.add(fingerprint(root))
+    (root / "bee" / "nested" / "x.png").write_bytes(b"?")  # same size, other bytes
+    seen.add(fingerprint(root))
+    (root / "bee" / "nested" / "x.png").unlink()
+    assert len(seen) == 4 and fingerprint(root) in seen
 
 
-def test_fingerprint_of_a_copy_with_kept_mtimes_is_the_same(tmp_path):
+def test_fingerprint_of_a_copy_is_the_same_whatever_its_times(tmp_path):
     root = make_images(tmp_path / "images")
-    copy = shutil.copytree(root, tmp_path / "elsewhere" / "images")
-    assert folder_fingerprint(copy) == folder_fingerprint(root)
+    copy = Path(shutil.copytree(root, tmp_path / "elsewhere" / "images", copy_function=shutil.copy))
+    assert fingerprint(copy) == fingerprint(root)
     assert [entry[0] for entry in folder_entries(root)][:2] == ["ant/0.png", "ant/1.png"]
 
 
-def test_fingerprint_reads_no_file(tmp_path, monkeypatch):
+def test_fingerprint_reads_only_images_the_record_does_not_vouch_for(tmp_path, monkeypatch):
     root = make_images(tmp_path / "images")
-    expected = folder_fingerprint(root)
-
-    def refuse(*args, **kwargs):
-        raise AssertionError(f"opened {args[0]!r}")
-
-    monkeypatch.setattr(builtins, "open", refuse)
-    monkeypatch.setattr(os, "open", refuse)
-    assert folder_fingerprint(root) == expected
+    record = recorded(root)
+    expected = fingerprint(root, record)
+    read = []
+    monkeypatch.setattr(fingerprints, "sha256", lambda path: read.append(path) or "x" * 64)
+    os.utime(root / "cat" / "4.png")
+    assert fingerprint(root, record) != expected  # the stand-in hash differs from the real one
+    assert read == [root / "cat" / "4.png"]
 
 
 def test_fingerprint_survives_link_loops_and_broken_links(tmp_path):
@@ -191,12 +222,21 @@ def test_fingerprint_survives_link_loops_and_broken_links(tmp_path):
     (root / "ant" / "gone.png").symlink_to(tmp_path / "nothing.png")
     paths = [entry[0] for entry in folder_entries(root)]
     assert "ant/gone.png" in paths and not any(path.startswith("ant/loop/") for path in paths)
+    assert describe_images(root)["ant/gone.png"]["sha256"] == "unreadable"
     with pytest.raises(NotADirectoryError, match="is not a folder"):
-        folder_fingerprint(tmp_path / "nothing")
+        fingerprint(tmp_path / "nothing")
 
 
 def test_only_directory_datasets_get_a_fingerprint(tmp_path):
     root = make_images(tmp_path / "images")
-    settings = {"source": "directory", "directory": str(root)}
-    assert images_fingerprint(settings) == folder_fingerprint(root)
-    assert images_fingerprint({"source": "bundled", "directory": str(root)}) is None
+    bundled = {"source": "bundled", "directory": str(root)}
+    assert folder_state(bundled, tmp_path / "images.json") == (None, "")
+
+
+def test_changes_are_said_per_class_folder():
+    before = {"ant/1.png": "a", "bee/1.png": "b", "bee/2.png": "c"}
+    after = {"ant/1.png": "a", "ant/2.png": "d", "bee/1.png": "B"}
+    assert describe_changes(before, after) == (
+        "1 image added in ant/, 1 image changed in bee/, 1 image removed in bee/"
+    )
+    assert describe_changes(before, before) == ""

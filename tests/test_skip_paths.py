@@ -77,6 +77,7 @@ def test_tensorrt_conversion_and_benchmark_skip_without_heavy_imports(tmp_path, 
 def test_the_blocker_stops_a_job_that_needs_tensorflow(tmp_path, blocked):
     """Negative control: a format that converts here does import TensorFlow, and fails."""
     converted = str(tmp_path / "tflite_fp32")
+    write_json(tmp_path / "train.json", {"variant": "cnn", "seed": 0, "files": {}})
     inputs = {"source": str(tmp_path / "savedmodel"), "manifest": "missing/manifest.json"}
     spec = job(tmp_path, "convert", inputs, converted)
     spec["wildcards"]["format"] = "tflite_fp32"

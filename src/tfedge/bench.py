@@ -11,6 +11,7 @@ import numpy as np
 
 from tfedge.files import read_json, write_json
 from tfedge.formats import FORMATS, RECORD
+from tfedge.integrity import verify_files
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -103,17 +104,6 @@ def evaluated_accuracy(reference: dict) -> dict:
     }
 
 
-def converted_model(folder: Path, record: dict) -> Path:
-    """The model file of a successful conversion, or an error that says how to rebuild it."""
-    model = folder / FORMATS[record["format"]].model_file
-    if not model.exists():
-        raise FileNotFoundError(
-            f"{model} is missing although {folder / RECORD} says the conversion succeeded; "
-            f"delete {folder} (or run snakemake with --forcerun convert) to convert it again"
-        )
-    return model
-
-
 def benchmark_one(
     folder: Path,
     record: dict,
@@ -134,7 +124,10 @@ def benchmark_one(
     if record["status"] == "ok":
         from tfedge.convert.runtimes import open_runner
 
-        runner = open_runner(record["format"], converted_model(folder, record), threads)
+        verify_files(record, folder)
+        runner = open_runner(
+            record["format"], folder / FORMATS[record["format"]].model_file, threads
+        )
         if record["format"] == "savedmodel":
             result.update(evaluated_accuracy(reference))
         else:

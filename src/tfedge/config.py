@@ -172,13 +172,35 @@ def check_references(config: dict) -> list[str]:
                 "reads as wildcards or path variables; rename the folder, or point at a "
                 "symbolic link to it whose path has none"
             )
-    problems += _transfer_problems(config)
-    for name in config.get("convert", {}).get("variants") or []:
+    problems += _transfer_problems(config) + _batch_problems(variants)
+    problems += _convert_problems(config.get("convert", {}), variants)
+    return problems + _baseline_problems(config)
+
+
+def _convert_problems(convert: dict, variants: dict) -> list[str]:
+    problems = []
+    for name in convert.get("variants") or []:
         if name not in variants:
             problems.append(
                 f"convert.variants: {name!r} is not a variant; choose from: {', '.join(variants)}"
             )
-    return problems + _baseline_problems(config)
+    if convert.get("formats") == [] and convert.get("variants") != []:
+        problems.append(
+            "convert.formats: [] lists no format, so the report's formats tables would be empty; "
+            "list the formats to produce, or set convert.variants: [] to convert nothing"
+        )
+    return problems
+
+
+def _batch_problems(variants: dict) -> list[str]:
+    """The out-of-memory back-off halves the batch down to min_batch_size, so that is no more
+    than batch_size."""
+    return [
+        f"variants.{name}.min_batch_size: {variant['min_batch_size']} is larger than its "
+        f"batch_size ({variant['batch_size']}); lower it to {variant['batch_size']} or less"
+        for name, variant in variants.items()
+        if variant.get("min_batch_size", 0) > variant.get("batch_size", 0)
+    ]
 
 
 def baselines(config: dict) -> dict[str, str]:
@@ -230,6 +252,14 @@ def _transfer_problems(config: dict) -> list[str]:
     for name, variant in variants.items():
         if variant.get("model") != "transfer":
             continue
+        dataset = config.get("datasets", {}).get(variant.get("dataset"), {})
+        if dataset.get("channels", 3) != 3:
+            problems.append(
+                f"variants.{name}: a transfer model's backbone is an ImageNet network, which "
+                f"takes colour images, but dataset {variant['dataset']} has channels: "
+                f"{dataset['channels']}; set datasets.{variant['dataset']}.channels: 3 (grey "
+                "images are then repeated into three channels), or use model: cnn or mlp"
+            )
         if variant["backbone"] not in backbones:
             problems.append(
                 f"variants.{name}.backbone: {variant['backbone']!r} is not defined under "

@@ -1,10 +1,11 @@
 """The files a run's config comes from, read with errors that name the file and the line.
 
-Snakemake merges ``--configfile`` files over the workflow's ``config.yaml`` unless
-``--replace-workflow-config`` is given, and its own YAML error ("Config file is not valid
-JSON or YAML") names neither file nor line. This module says which files are in play and
-checks them itself; ``python -m tfedge.config_files my.yaml`` is what ``make report
-CONFIG=my.yaml`` runs before Snakemake. No TensorFlow: it runs at parse time.
+The workflow reads ``config.yaml`` unless ``--configfile`` files are given, which it merges in
+order instead (the Snakefile decides, so every job of a cluster run does the same). Snakemake's
+own YAML error ("Config file is not valid JSON or YAML") names neither file nor line. This
+module says which files are in play and checks them itself; ``python -m tfedge.config_files
+my.yaml`` is what ``make report CONFIG=my.yaml`` runs before Snakemake. No TensorFlow: it runs
+at parse time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from tfedge.config import ConfigError, validate_config
+from tfedge.config import ConfigError, check_folders, validate_config
 
 
 def read_config_file(path: str | Path) -> dict:
@@ -49,14 +50,9 @@ def _syntax_error(path: str | Path, error: yaml.MarkedYAMLError) -> str:
     )
 
 
-def config_sources(
-    workflow_file: str, command_line_files: Sequence[str | Path], replaced: bool
-) -> list[str]:
-    """The config files in the order Snakemake merges them (later files win)."""
-    given = [_shown(Path(path)) for path in command_line_files]
-    if replaced and given:
-        return given
-    return [workflow_file, *given]
+def config_sources(workflow_file: str, command_line_files: Sequence[str | Path]) -> list[str]:
+    """The config files in the order they are merged (later files win)."""
+    return [_shown(Path(path)) for path in command_line_files] or [workflow_file]
 
 
 def _shown(path: Path) -> str:
@@ -71,10 +67,7 @@ def describe_sources(files: Sequence[str], command_line_values: bool = False) ->
     """``my.yaml`` or ``config.yaml with my.yaml merged over it``, for error messages."""
     text = files[0]
     if len(files) > 1:
-        text += (
-            f" with {', '.join(files[1:])} merged over it (Snakemake's --replace-workflow-config "
-            "runs the latter alone)"
-        )
+        text += f" with {', '.join(files[1:])} merged over it"
     return text + (" and --config values" if command_line_values else "")
 
 
@@ -89,11 +82,15 @@ def merged(base: dict, update: dict) -> dict:
 
 
 def check_files(paths: Sequence[str | Path], schema: str | Path) -> dict:
-    """Read and validate ``paths`` merged in order, as ``--replace-workflow-config`` would."""
+    """Read and validate ``paths`` merged in order, as the workflow merges ``--configfile``s,
+    and check that every image folder they name exists here."""
     config: dict = {}
     for path in paths:
         config = merged(config, read_config_file(path))
-    return validate_config(config, schema, source=describe_sources([str(p) for p in paths]))
+    source = describe_sources([str(p) for p in paths])
+    validate_config(config, schema, source=source)
+    check_folders(config, source)
+    return config
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -14,6 +14,7 @@ import numpy as np
 
 from tfedge.data.pipeline import image_dataset
 from tfedge.files import read_json, write_json
+from tfedge.integrity import verify_savedmodel
 from tfedge.keras_env import keras, tf, use_threads
 
 # At 224 px a batch of 256 peaked at 4.9 GB (the rule asks for 4 GB) and spent seconds in
@@ -137,6 +138,7 @@ def evaluate_model(
 
     ``context`` (variant, seed, …) is copied into the metrics JSON.
     """
+    verify_savedmodel(savedmodel)
     use_threads(threads)
     manifest = read_json(manifest_path)
     split = predict_split(serving_function(savedmodel), manifest_path, keep_misclassified)

@@ -26,6 +26,12 @@ def manifest(dataset: str) -> str:
     return f"{data_dir(dataset)}/manifest.json"
 
 
+def images_record(dataset: str) -> str:
+    """What prepare_data read from a ``source: directory`` folder: every image's size, time
+    and SHA-256 (empty for other sources)."""
+    return f"{data_dir(dataset)}/images.json"
+
+
 def model_dir(variant: str, seed: int | str) -> str:
     return f"{RESULTS}/models/{variant}/seed{seed}"
 

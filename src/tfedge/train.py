@@ -21,21 +21,24 @@ from __future__ import annotations
 import contextlib
 import csv
 import ctypes
+import fcntl
 import json
 import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import psutil
 
 from tfedge.files import move_into_place, read_json, remove, sha256, write_json
+from tfedge.integrity import describe_files, verify_recorded
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +122,32 @@ class ChildProcess:
         _, status, usage = os.wait4(process.pid, 0)
         process.returncode = os.waitstatus_to_exitcode(status)
         return ChildExit(process.returncode, usage.ru_maxrss / 1024)
+
+
+@contextlib.contextmanager
+def sole_trainer(work: Path, label: str) -> Iterator[None]:
+    """Hold an exclusive lock on ``work`` while training, or refuse naming who holds it.
+
+    A train job orphaned by a killed Snakemake keeps running; a rerun must not resume or
+    delete the checkpoint it is still writing. The lock file sits beside the folder (which a
+    finished run deletes) and the operating system drops the lock when its holder dies.
+    """
+    lock_path = work.with_name(work.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            raise TrainingStopped(
+                f"{label}: another train job ({lock.read().strip() or 'unknown'}) is training "
+                f"into {work}; wait for it to finish, or stop it, then run the workflow again"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.ctime()}")
+        lock.flush()
+        yield
 
 
 def finished_epochs(history_csv: Path) -> list[dict]:
@@ -307,13 +336,48 @@ def memory_available_mb(memory_limit_mb: int | None) -> float:
 
 
 def finish(work: Path, outputs: TrainOutputs, summary: dict) -> None:
-    """Move the finished run's files into place, write train.json last, drop the work folder."""
+    """Move the finished run's files into place, write train.json last, drop the work folder.
+
+    train.json records the size and SHA-256 of the model files, which every job that reads
+    them checks first (tfedge.integrity).
+    """
     move_into_place(work / FINISHED / "model.keras", outputs.model)
     move_into_place(work / FINISHED / "savedmodel", outputs.savedmodel)
     write_history(finished_epochs(work / "history.csv"), outputs.history)
     move_into_place(work / "tensorboard", outputs.tensorboard)
+    summary["files"] = describe_files(Path(outputs.summary).parent, ["model.keras", "savedmodel"])
     write_json(outputs.summary, summary)
     shutil.rmtree(work)
+
+
+def first_batch_size(work: Path, variant: dict, label: str) -> tuple[int, list[dict]]:
+    """The batch size to train at, and the attempts a killed job's back-off already made."""
+    failed = read_json(work / ATTEMPTS_RECORD) if (work / ATTEMPTS_RECORD).is_file() else []
+    if not failed:
+        return variant["batch_size"], failed
+    batch_size = smaller_batch(failed[-1]["batch_size"], variant, failed)
+    log.info("%s: continuing at batch %d (%s)", label, batch_size, describe_attempts(failed))
+    return batch_size, failed
+
+
+def back_off(request: dict, runner: AttemptRunner) -> tuple[dict, list[dict]]:
+    """Run attempts, halving the batch after each that ran out; the summary and every attempt."""
+    work, variant = Path(request["work"]), request["variant"]
+    label = f"{request['name']} seed {request['seed']}"
+    batch_size, attempts = first_batch_size(work, variant, label)
+    while True:
+        attempt, summary = run_attempt({**request, "batch_size": batch_size}, runner)
+        attempts.append(attempt)
+        if summary is not None:
+            return summary, attempts
+        log.warning("%s: batch %d %s", label, batch_size, attempt["how"])
+        forget_attempt(work)
+        write_json(work / ATTEMPTS_RECORD, attempts)
+        try:
+            batch_size = smaller_batch(batch_size, variant, attempts)
+        except MemoryError:
+            shutil.rmtree(work)  # nothing to resume: a rerun starts again at the batch asked for
+            raise
 
 
 def train_variant(
@@ -329,22 +393,11 @@ def train_variant(
     runner: AttemptRunner | None = None,
 ) -> dict:
     """Train, halving the batch after each attempt that ran out of memory; returns train.json."""
-    runner = runner or ChildProcess()
+    if init_from is not None:
+        verify_recorded(init_from.summary, only="model.keras")
     available_mb = memory_available_mb(variant["memory_limit_mb"])
     work, manifest = Path(work_dir), read_json(manifest_path)
     fingerprint = run_fingerprint(variant, seed, manifest, backbone_settings, init_from)
-    claim_work_folder(work, fingerprint, f"{name} seed {seed}")
-    failed = read_json(work / ATTEMPTS_RECORD) if (work / ATTEMPTS_RECORD).is_file() else []
-    batch_size = variant["batch_size"]
-    if failed:
-        batch_size = smaller_batch(failed[-1]["batch_size"], variant, failed)
-        log.info(
-            "%s seed %d: continuing at batch %d (%s)",
-            name,
-            seed,
-            batch_size,
-            describe_attempts(failed),
-        )
     request = {
         "name": name,
         "variant": variant,
@@ -355,19 +408,14 @@ def train_variant(
         "backbone_settings": backbone_settings,
         "init_from": asdict(init_from) if init_from is not None else None,
     }
-    while True:
-        attempt, summary = run_attempt({**request, "batch_size": batch_size}, runner)
-        if summary is not None:
-            break
-        log.warning("%s seed %d: batch %d %s", name, seed, batch_size, attempt["how"])
-        forget_attempt(work)
-        failed.append(attempt)
-        write_json(work / ATTEMPTS_RECORD, failed)
-        try:
-            batch_size = smaller_batch(batch_size, variant, failed)
-        except MemoryError:
-            shutil.rmtree(work)  # nothing to resume: a rerun starts again at the batch asked for
-            raise
-    summary.update(attempts=[*failed, attempt], memory_available_mb=available_mb)
-    finish(work, outputs, summary)
+    with sole_trainer(work, f"{name} seed {seed}"):
+        claim_work_folder(work, fingerprint, f"{name} seed {seed}")
+        summary, attempts = back_off(request, runner or ChildProcess())
+        summary.update(
+            attempts=attempts,
+            memory_available_mb=available_mb,
+            # What this job was asked to train (the rule's params), to compare with the plan.
+            settings={"variant": variant, "backbone": backbone_settings},
+        )
+        finish(work, outputs, summary)
     return summary

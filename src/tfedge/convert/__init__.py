@@ -22,6 +22,7 @@ from pathlib import Path
 
 from tfedge.files import read_json, replace_dir, write_json
 from tfedge.formats import FORMATS, RECORD, TRAINED_MODEL, Format
+from tfedge.integrity import describe_files, verify_recorded, verify_savedmodel
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,16 @@ def skip_reason(fmt: Format, source: str) -> str | None:
     return reason
 
 
+def verify_source(fmt: Format, source: str) -> None:
+    """Check the model this format converts against the record of the job that made it:
+    the trained run's train.json beside its SavedModel, or the source format's conversion.json.
+    """
+    if fmt.built_from == TRAINED_MODEL:
+        verify_savedmodel(source)
+    else:
+        verify_recorded(Path(source) / RECORD)
+
+
 def source_model(fmt: Format, source: str) -> Path:
     """The model a format converts: the trained SavedModel, or another format's model file."""
     if fmt.built_from == TRAINED_MODEL:
@@ -107,7 +118,12 @@ def source_model(fmt: Format, source: str) -> Path:
 def _produce(fmt: Format, source: str, folder: Path, settings: dict, manifest: str) -> dict:
     artifact = folder / fmt.model_file
     details = CONVERTERS[fmt.family](source_model(fmt, source), artifact, fmt, settings, manifest)
-    return {"artifact": fmt.model_file, "details": details, "size_bytes": size_on_disk(artifact)}
+    return {
+        "artifact": fmt.model_file,
+        "details": details,
+        "size_bytes": size_on_disk(artifact),
+        "files": describe_files(folder, [fmt.model_file]),
+    }
 
 
 def convert(
@@ -125,6 +141,7 @@ def convert(
     partial.mkdir(parents=True)
     record = {"variant": variant, "format": fmt, "status": "ok", "reason": None}
     started = time.perf_counter()
+    verify_source(row, source)
     reason = skip_reason(row, source)
     if reason is not None:
         record.update(status="skipped", reason=reason)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
+from tfedge import paths
 from tfedge.data.records import parse_example
 from tfedge.files import read_json
+from tfedge.integrity import verify
 from tfedge.keras_env import keras, tf
 
 
@@ -27,6 +30,21 @@ def augmenter(seed: int) -> keras.Sequential:
     )
 
 
+@functools.cache
+def _verified(path: Path, size: int, sha256: str, dataset: str) -> None:
+    """Check a split file once per process (per size and hash recorded)."""
+    verify(path.parent, {path.name: {"bytes": size, "sha256": sha256}}, paths.manifest(dataset))
+
+
+def verified_split(manifest: dict, manifest_path: str | Path, split: str) -> Path:
+    """The split's TFRecord file beside the manifest, checked against the manifest's record."""
+    entry = manifest["splits"][split]
+    path = Path(manifest_path).parent / entry["file"]
+    if "bytes" in entry:
+        _verified(path, entry["bytes"], entry["sha256"], manifest["dataset"])
+    return path
+
+
 def image_dataset(
     manifest_path: str | Path,
     split: str,
@@ -46,7 +64,7 @@ def image_dataset(
     size, channels = manifest["image_size"], manifest["channels"]
     entry = manifest["splits"][split]
     dataset = (
-        tf.data.TFRecordDataset(str(Path(manifest_path).parent / entry["file"]))
+        tf.data.TFRecordDataset(str(verified_split(manifest, manifest_path, split)))
         .map(parse_example, num_parallel_calls=tf.data.AUTOTUNE)
         .map(
             lambda encoded, label: (decode_image(encoded, size, channels), label),

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from tfedge.data.fingerprint import describe_images, image_folders
 from tfedge.data.sources import (
     LabelledImages,
     SourceData,
@@ -114,8 +115,16 @@ def split_summary(data: LabelledImages, class_names: list[str]) -> dict:
     }
 
 
+def outputs_in(folder: str | Path) -> dict[str, str]:
+    """The files prepare_dataset writes, in ``folder`` (as the prepare_data rule names them)."""
+    files = {split: f"{split}.tfrecord" for split in ("train", "validation", "test")}
+    files.update(manifest="manifest.json", images="images.json")
+    return {key: str(Path(folder) / name) for key, name in files.items()}
+
+
 def prepare_dataset(name: str, settings: dict, outputs: dict[str, str]) -> dict:
-    """Materialise dataset ``name`` into ``outputs`` (split -> .tfrecord, plus "manifest")."""
+    """Materialise dataset ``name`` into ``outputs`` (split -> .tfrecord, "manifest", and
+    "images": what a ``source: directory`` folder held, for the next plan to compare)."""
     from tfedge.data.checks import check_source
     from tfedge.data.records import write_tfrecord
 
@@ -140,8 +149,14 @@ def prepare_dataset(name: str, settings: dict, outputs: dict[str, str]) -> dict:
     for split, data in splits.items():
         write_tfrecord(outputs[split], data)
         entry = split_summary(data, source.class_names)
-        entry.update(file=Path(outputs[split]).name, sha256=sha256(outputs[split]))
+        entry.update(
+            file=Path(outputs[split]).name,
+            bytes=Path(outputs[split]).stat().st_size,
+            sha256=sha256(outputs[split]),
+        )
         manifest["splits"][split] = entry
         log.info("dataset %s: %s split, %d images", name, split, entry["count"])
+    folders = image_folders(settings)
+    write_json(outputs["images"], describe_images(folders[0]) if folders else {})
     write_json(outputs["manifest"], manifest)
     return manifest

@@ -22,12 +22,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tfedge.data.fingerprint import folder_entries
+from tfedge.data.fingerprint import (
+    IMAGE_SUFFIXES,
+    folder_entries,
+    hidden_item,
+    is_hidden,
+    is_image,
+)
 
 log = logging.getLogger(__name__)
 
-# What TensorFlow decodes, plus what only Pillow reads (converted to PNG by the check).
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
 HIDDEN = "(hidden)"
 IGNORED_EXAMPLES = 10
 # Where TFDS downloads MNIST and most image sets from (cvdf-datasets, tfds-data buckets).
@@ -183,11 +187,6 @@ def load_bundled(dataset_name: str, settings: dict) -> SourceData:
 # --- directory -------------------------------------------------------------------------
 
 
-def is_hidden(name: str) -> bool:
-    """Names starting with "." are system or editor clutter (.DS_Store, ._photo.jpg, .git)."""
-    return name.startswith(".")
-
-
 @dataclass
 class FolderListing:
     """The files below a dataset folder, sorted into images per class and files not used."""
@@ -195,15 +194,6 @@ class FolderListing:
     images: dict[str, list[str]]
     ignored: list[str]
     nested: int = 0
-
-
-def hidden_item(relative: str) -> str | None:
-    """The hidden file, or the hidden folder ("a/.thumbs/") a file lies in; None if neither."""
-    parts = relative.split("/")
-    for index, part in enumerate(parts):
-        if is_hidden(part):
-            return "/".join(parts[: index + 1]) + ("/" if index < len(parts) - 1 else "")
-    return None
 
 
 def list_folder(root: Path, classes: list[str]) -> FolderListing:
@@ -216,15 +206,11 @@ def list_folder(root: Path, classes: list[str]) -> FolderListing:
     """
     listing = FolderListing({name: [] for name in classes}, [])
     for relative, _size, _mtime in folder_entries(root):
-        hidden = hidden_item(relative)
-        depth = relative.count("/")
-        if hidden:
-            listing.ignored.append(hidden)
-        elif depth == 0 or Path(relative).suffix.lower() not in IMAGE_SUFFIXES:
-            listing.ignored.append(relative)
-        else:
+        if is_image(relative):
             listing.images[relative.split("/", 1)[0]].append(relative)
-            listing.nested += depth > 1
+            listing.nested += relative.count("/") > 1
+        else:
+            listing.ignored.append(hidden_item(relative) or relative)
     listing.ignored = list(dict.fromkeys(listing.ignored))  # a hidden folder once
     return listing
 
