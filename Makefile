@@ -14,7 +14,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 # --configfile, which takes several values and would swallow it.
 OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG))
 CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&)
-.PHONY: report sweeps test lint format docs dry-run clean system-data
+.PHONY: report sweeps test test-cluster lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
 	$(CHECK_CONFIG) $(BIN)/snakemake --cores $(CORES) report $(OWN_CONFIG)
@@ -24,6 +24,11 @@ sweeps:
 
 test: $(STAMP) system-data
 	$(BIN)/pytest
+
+# The end-to-end runs on real infrastructure started here: a single-node SLURM (as root, from
+# Debian's packages, through profiles/slurm/local_cluster.sh) and an S3 server.
+test-cluster: $(STAMP) system-data
+	$(BIN)/pytest -m cluster
 
 dry-run: $(STAMP)
 	$(CHECK_CONFIG) $(BIN)/snakemake -n report $(OWN_CONFIG)

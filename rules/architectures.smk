@@ -14,6 +14,7 @@ rule architectures:
         runtime=60,
         benchmark_slot=1,
     params:
+        code=library_code("architectures.py"),
         settings=canonical(config["architectures"]),
     script:
         "../scripts/architectures.py"

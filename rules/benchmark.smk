@@ -26,6 +26,7 @@ if CPU_BENCHMARK_FORMATS:
             runtime=60,
             benchmark_slot=1,
         params:
+            code=library_code("benchmark.py"),
             settings=canonical(config["benchmark"]),
         script:
             "../scripts/benchmark.py"
@@ -54,6 +55,7 @@ rule benchmark_tensorrt:
         benchmark_slot=1,
         gpu=1,
     params:
+        code=library_code("benchmark.py"),
         settings=canonical(config["benchmark"]),
     script:
         "../scripts/benchmark.py"

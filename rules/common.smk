@@ -7,6 +7,7 @@ from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
 from tfedge import paths
+from tfedge.code_digest import code_digest
 from tfedge.config import canonical, validate_config
 from tfedge.config_files import config_sources, describe_sources
 from tfedge.data.fingerprint import folder_state
@@ -56,19 +57,27 @@ wildcard_constraints:
 def every_core():
     """Threads of the jobs that time things: a whole machine, so nothing runs beside them.
 
-    Locally that is --cores. A cluster run has no --cores: there it is one node's CPUs, which
-    the profile states as max-threads (Snakemake caps every rule's threads at it, too).
+    That is --cores: locally the machine's, on a cluster one node's, which the profile
+    states (with max-threads, the same number, which cluster jobs are also given).
     """
-    if workflow.resource_settings.max_threads is not None:
-        return workflow.resource_settings.max_threads
     try:
         return workflow.cores
     except WorkflowError:
         raise WorkflowError(
             "benchmarks take a whole node, so a cluster run needs to know how many CPUs a "
-            "node has: set max-threads in the profile (or --max-threads N) to the CPUs of "
-            "one node (sinfo -o %c on SLURM)"
+            "node has: set cores and max-threads in the profile (or --cores N --max-threads "
+            "N) to the CPUs of one node (sinfo -o %c on SLURM)"
         ) from None
+
+
+def library_code(script, *modules):
+    """The `code` param: a digest of the library code the rule's script runs (with `modules`
+    it runs besides), so editing it reruns the rule (tfedge.code_digest)."""
+    return code_digest(Path(workflow.basedir) / "scripts" / script, *modules)
+
+
+def conversion_code(wildcards):
+    return library_code("convert.py", FORMATS[wildcards.format].converter)
 
 
 def dataset_of(wildcards):

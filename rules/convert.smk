@@ -20,6 +20,7 @@ rule convert:
         mem_mb=6000,
         runtime=60,
     params:
+        code=conversion_code,
         settings=conversion_settings,
     script:
         "../scripts/convert.py"

@@ -35,6 +35,7 @@ rule prepare_data:
         mem_mb=4000,
         runtime=60,
     params:
+        code=library_code("prepare_data.py"),
         settings=lambda wildcards: canonical(DATASETS[wildcards.dataset]),
         images=images_fingerprint,
     script:

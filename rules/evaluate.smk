@@ -18,6 +18,7 @@ rule evaluate:
         mem_mb=4000,
         runtime=30,
     params:
+        code=library_code("evaluate.py"),
         keep_misclassified=config["report"]["misclassified_images"],
     script:
         "../scripts/evaluate.py"

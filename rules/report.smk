@@ -17,6 +17,7 @@ rule report:
         mem_mb=2000,
         runtime=10,
     params:
+        code=library_code("report.py"),
         config=canonical(config),
     script:
         "../scripts/report.py"

@@ -19,6 +19,7 @@ rule train:
         mem_mb=8000,
         runtime=240,
     params:
+        code=library_code("train.py"),
         variant=variant_settings,
         backbone=backbone_settings,
         work_dir=lambda wildcards: paths.train_work_dir(

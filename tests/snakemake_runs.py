@@ -42,9 +42,9 @@ def dry_run(workdir: Path, *args: str, env: dict | None = None, target: str = "r
 
 
 def job_blocks(output: str) -> dict[tuple[str, str], str]:
-    """(rule, wildcards) → that job's block of a dry run's output."""
+    """(rule, wildcards) → that job's block of a dry run's output (in a group job, too)."""
     jobs = {}
-    for block in re.split(r"\n(?=(?:local)?rule \w+:)", output):
+    for block in re.split(r"\n(?=[ \t]*(?:local)?rule \w+:)", output):
         match = re.match(r"(?:local)?rule (\w+):", block.strip())
         if match:
             wildcards = re.search(r"wildcards: (.*)", block)

@@ -254,11 +254,31 @@ def test_slurm_profile_plans_the_full_dag(tiny_workflow, local_plan, flag):
     assert planned_jobs(tiny_workflow, flag, "profiles/slurm") == local_plan
 
 
-def test_slurm_profile_sends_tensorrt_jobs_to_the_gpu_partition(tiny_workflow):
-    output = dry_run(tiny_workflow, "--workflow-profile", "profiles/slurm")
+def job_threads(output: str) -> dict[tuple[str, str], int]:
+    """(rule, wildcards) → the threads line, for every job of a dry run."""
+    return {
+        job: int(re.search(r"threads: (\d+)", block).group(1))
+        for job, block in job_blocks(output).items()
+        if "threads:" in block
+    }
+
+
+def assert_no_gpu_and_every_job_fits_a_node(output: str, profile: str) -> None:
+    """No GPU request (which a GPU-less cluster refuses), and no job wanting more CPUs than
+    the profile says a node has; the jobs that take a whole machine ask for exactly that."""
+    settings = yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text())
+    assert settings["cores"] == settings["max-threads"]
     for (rule, _), line in job_resources(output).items():
-        partition = "gpu" if rule.endswith("_tensorrt") else "cpu"
-        assert f"slurm_partition={partition}" in line, (rule, line)
+        assert "gpu=1" not in line and "gpu_manufacturer" not in line, (rule, line)
+    threads = job_threads(output)
+    assert threads and max(threads.values()) <= settings["cores"]
+    whole_machine = {threads[job] for job in threads if job[0] in ("benchmark", "architectures")}
+    assert whole_machine == {settings["cores"]}
+
+
+def test_slurm_profile_assumes_no_gpu_and_fits_every_job_on_a_node(tiny_workflow):
+    output = dry_run(tiny_workflow, "--workflow-profile", "profiles/slurm", "--forceall")
+    assert_no_gpu_and_every_job_fits_a_node(output, "slurm")
 
 
 @pytest.mark.slow
@@ -272,6 +292,6 @@ def test_kubernetes_profile_plans_the_full_dag_against_s3(
     args = (flag, "profiles/kubernetes", "--storage-s3-endpoint-url", s3_endpoint)
     output = dry_run(tiny_workflow, *args, env=env)
     assert f"s3://{BUCKET}/results/report.html" in output
-    for (rule, _), line in job_resources(output).items():
-        assert ("gpu_manufacturer=nvidia" in line) == rule.endswith("_tensorrt"), (rule, line)
+    if flag == "--workflow-profile":  # with --profile, profiles/default's cores win
+        assert_no_gpu_and_every_job_fits_a_node(output, "kubernetes")
     assert planned_jobs(tiny_workflow, *args, env=env) == local_plan

@@ -19,7 +19,7 @@ import pytest
 from .conftest import BUCKET, s3_client, tiny_config
 from .snakemake_runs import copy_workflow, s3_env, s3_storage, snakemake
 
-pytestmark = [pytest.mark.workflow, pytest.mark.slow]
+pytestmark = [pytest.mark.workflow, pytest.mark.slow, pytest.mark.cluster]
 
 
 def failed_job_log(workdir: Path, stderr: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import tempfile
@@ -220,6 +221,95 @@ def test_a_deleted_converted_model_is_converted_again(tiny_run, tmp_path):
         ("report", ""),
         ("all", ""),
     }
+
+
+def copy_of(tiny_run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_run, tempfile.mkdtemp(dir=tmp_path), dirs_exist_ok=True))
+
+
+def test_a_file_deleted_inside_a_converted_folder_is_made_again(tiny_run, tmp_path):
+    edited = copy_of(tiny_run, tmp_path)
+    (edited / "results/converted/cnn/onnx/model.onnx").unlink()
+    output = dry_run(edited, target="all")
+    assert "results/converted/cnn/onnx is damaged (model.onnx is missing)" in output
+    assert (
+        "convert",
+        "variant=cnn, format=onnx",
+    ) in job_blocks(output)
+    built_on_onnx = {
+        f"variant=cnn, format={f}"
+        for f, row in FORMATS.items()
+        if row.family in ("onnx", "tensorrt")
+    }
+    planned = set(job_blocks(output))
+    assert {("convert", w) for w in built_on_onnx if "tensorrt" not in w} <= planned
+    assert ("benchmark", "variant=cnn") in planned and ("report", "") in planned
+    assert ("convert", "variant=cnn, format=tflite_fp32") not in planned
+    damaged = list((edited / "results" / ".damaged").rglob("conversion.json"))
+    assert [path.parent.name for path in damaged] == ["onnx"]  # kept for a look
+
+
+def test_a_truncated_trained_model_is_trained_again(tiny_run, tmp_path):
+    edited = copy_of(tiny_run, tmp_path)
+    model = edited / "results/models/frozen/seed0/model.keras"
+    model.write_bytes(model.read_bytes()[:1000])
+    output = dry_run(edited)
+    assert "results/models/frozen/seed0/train.json is damaged (model.keras has 1000 bytes" in output
+    trained = {wildcards for rule, wildcards in job_blocks(output) if rule == "train"}
+    assert trained == {"variant=frozen, seed=0", "variant=finetuned, seed=0"}
+
+
+def test_a_fine_tuned_job_names_a_damaged_parent_and_the_fix(tiny_run, tmp_path):
+    edited = copy_of(tiny_run, tmp_path)
+    parent = edited / "results/models/frozen/seed0/model.keras"
+    parent.write_bytes(parent.read_bytes()[:-1] + b"!")  # same size: planning cannot tell
+    result = snakemake(
+        edited, "--cores", "2", "--forcerun", "results/models/finetuned/seed0/model.keras",
+        "results/models/finetuned/seed0/train.json",
+    )  # fmt: skip
+    assert result.returncode != 0
+    log = (edited / "results/logs/train/finetuned_seed0.log").read_text()
+    assert "results/models/frozen/seed0 is damaged: model.keras has changed" in log
+    assert "snakemake report --forcerun results/models/frozen/seed0/model.keras" in log
+
+
+def library_copy(tmp_path: Path, edit=None) -> dict:
+    """An environment whose tfedge is a copy of the package, edited by ``edit(folder)``."""
+    library = tmp_path / "library"
+    shutil.copytree(ROOT / "src" / "tfedge", library / "tfedge")
+    if edit:
+        edit(library / "tfedge")
+    return {**os.environ, "PYTHONPATH": str(library)}
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_a_library_change_reruns_the_jobs_that_run_it(tiny_run, tmp_path):
+    def new_optimizer(package):
+        replace_in(
+            package / "train_attempt.py",
+            "keras.optimizers.Adam(rate)",
+            "keras.optimizers.Adam(rate, epsilon=1e-6)",
+        )
+
+    planned = planned_jobs(tiny_run, env=library_copy(tmp_path, new_optimizer))
+    rules = {rule for rule, _ in planned}
+    trained = {wildcards for rule, wildcards in planned if rule == "train"}
+    config = validated(yaml.safe_load((tiny_run / "config.yaml").read_text()))
+    assert len(trained) == len(config["variants"]) * len(config["seeds"])
+    assert "prepare_data" not in rules and "architectures" not in rules
+
+
+def test_a_docstring_or_comment_change_reruns_nothing(tiny_run, tmp_path):
+    def reworded(package):
+        replace_in(package / "train.py", '"""The train job:', '"""The train job, reworded:')
+        replace_in(package / "bench.py", "\ndef ", "\n# a new comment\ndef ")
+
+    assert planned_jobs(tiny_run, env=library_copy(tmp_path, reworded)) == set()
 
 
 def test_an_empty_convert_list_plans_no_conversion(tmp_path):

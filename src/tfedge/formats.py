@@ -25,6 +25,12 @@ class Format:
     model_file: str  # the model inside the converted folder
     built_from: str  # TRAINED_MODEL, or the format whose converted folder it builds on
 
+    @property
+    def converter(self) -> str:
+        """The module that converts the family: convert() and, if it cannot run everywhere,
+        unavailable_reason()."""
+        return f"tfedge.convert.{self.family}"
+
 
 def _tflite(precision: str, settings: tuple[str, ...] = ()) -> Format:
     return Format(

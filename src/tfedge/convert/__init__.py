@@ -6,28 +6,27 @@ produce the format; ``reason`` says why) or ``failed`` (the converter raised; ``
 its message). No placeholder model is ever written. The folder is built under a temporary
 name and moved into place, so a dying job leaves no half-converted model.
 
-Converters import their toolkits (TensorFlow, tf2onnx, ONNX Runtime, TensorRT) only when they
-run, so a format that cannot run here records its skip in a fraction of a second
-(tests/test_skip_paths.py runs that path with those imports blocked).
+Each family's converter is a module of this package (savedmodel, tflite, onnx, tensorrt),
+imported only when a conversion needs it, and imports its toolkit (TensorFlow, tf2onnx, ONNX
+Runtime, TensorRT) only when it runs, so a format that cannot run here records its skip in a
+fraction of a second (tests/test_skip_paths.py runs that path with those imports blocked).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import shutil
 import time
 import traceback
-from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 from tfedge.files import read_json, replace_dir, write_json
 from tfedge.formats import FORMATS, RECORD, TRAINED_MODEL, Format
 from tfedge.integrity import describe_files, verify_recorded, verify_savedmodel
 
 log = logging.getLogger(__name__)
-
-# (source model, artifact, format, settings, manifest) -> details for the record
-Converter = Callable[[Path, Path, Format, dict, str], dict]
 
 
 def size_on_disk(path: str | Path) -> int:
@@ -37,60 +36,18 @@ def size_on_disk(path: str | Path) -> int:
     return path.stat().st_size
 
 
-def _copy_reference(
-    source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str
-) -> dict:
-    """The SavedModel itself: the reference every other format is compared with.
+def family_module(fmt: Format) -> ModuleType:
+    """The format's converter module (``Format.converter``), imported when used.
 
-    Snakemake's marker of a directory output stays behind: it is not part of the model.
+    Each has ``convert(source, artifact, fmt, settings, manifest) -> details`` and, if the
+    family cannot run everywhere, ``unavailable_reason() -> str | None``.
     """
-    shutil.copytree(source, artifact, ignore=shutil.ignore_patterns(".snakemake_timestamp"))
-    return {"role": "reference"}
-
-
-def _tflite(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
-    from tfedge.convert.tflite import convert_tflite
-
-    return convert_tflite(str(source), artifact, fmt.precision, settings, manifest)
-
-
-def _onnx(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
-    from tfedge.convert import onnx, quantize
-
-    if fmt.precision == "fp16":
-        return onnx.convert_float16(source, artifact)
-    if fmt.precision == "int8":
-        return quantize.quantize_int8(source, artifact, settings["calibration_images"], manifest)
-    return onnx.convert_onnx(str(source), artifact, settings["onnx_opset"])
-
-
-def _tensorrt(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
-    from tfedge.convert.tensorrt import convert_from_onnx
-
-    return convert_from_onnx(source, artifact, fmt.precision, settings, manifest)
-
-
-CONVERTERS: dict[str, Converter] = {
-    "savedmodel": _copy_reference,
-    "tflite": _tflite,
-    "onnx": _onnx,
-    "tensorrt": _tensorrt,
-}
-
-
-def _tensorrt_unavailable() -> str | None:
-    from tfedge.convert.tensorrt import unavailable_reason
-
-    return unavailable_reason()
-
-
-# Families that cannot run everywhere: why not here, or None.
-AVAILABILITY: dict[str, Callable[[], str | None]] = {"tensorrt": _tensorrt_unavailable}
+    return importlib.import_module(fmt.converter)
 
 
 def skip_reason(fmt: Format, source: str) -> str | None:
     """Why ``fmt`` cannot be produced here, or None."""
-    unavailable = AVAILABILITY.get(fmt.family)
+    unavailable = getattr(family_module(fmt), "unavailable_reason", None)
     reason = unavailable() if unavailable else None
     builds_on_another = fmt.built_from != TRAINED_MODEL
     if reason is None and builds_on_another and read_json(Path(source) / RECORD)["status"] != "ok":
@@ -117,7 +74,9 @@ def source_model(fmt: Format, source: str) -> Path:
 
 def _produce(fmt: Format, source: str, folder: Path, settings: dict, manifest: str) -> dict:
     artifact = folder / fmt.model_file
-    details = CONVERTERS[fmt.family](source_model(fmt, source), artifact, fmt, settings, manifest)
+    details = family_module(fmt).convert(
+        source_model(fmt, source), artifact, fmt, settings, manifest
+    )
     return {
         "artifact": fmt.model_file,
         "details": details,
@@ -142,17 +101,17 @@ def convert(
     record = {"variant": variant, "format": fmt, "status": "ok", "reason": None}
     started = time.perf_counter()
     verify_source(row, source)
-    reason = skip_reason(row, source)
-    if reason is not None:
-        record.update(status="skipped", reason=reason)
-    else:
-        try:
+    try:
+        reason = skip_reason(row, source)
+        if reason is None:
             record.update(_produce(row, source, partial, settings, manifest))
-        except Exception as error:  # a converter's failure is a result, recorded with its message
-            log.error("%s → %s failed:\n%s", variant, fmt, traceback.format_exc())
-            record.update(status="failed", reason=f"{type(error).__name__}: {error}"[:500])
-            shutil.rmtree(partial)
-            partial.mkdir()
+        else:
+            record.update(status="skipped", reason=reason)
+    except Exception as error:  # a converter's failure is a result, recorded with its message
+        log.error("%s → %s failed:\n%s", variant, fmt, traceback.format_exc())
+        record.update(status="failed", reason=f"{type(error).__name__}: {error}"[:500])
+        shutil.rmtree(partial)
+        partial.mkdir()
     record["seconds"] = round(time.perf_counter() - started, 3)
     log.info("%s → %s: %s %s", variant, fmt, record["status"], record["reason"] or "")
     write_json(partial / RECORD, record)

@@ -11,7 +11,20 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tfedge.formats import Format
+
 INPUT_NAME, OUTPUT_NAME = "images", "logits"
+
+
+def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
+    """fp32 from the SavedModel; fp16 and int8 from the fp32 ONNX model (``source``)."""
+    if fmt.precision == "fp16":
+        return convert_float16(source, artifact)
+    if fmt.precision == "int8":
+        from tfedge.convert.quantize import quantize_int8
+
+        return quantize_int8(source, artifact, settings["calibration_images"], manifest)
+    return convert_onnx(str(source), artifact, settings["onnx_opset"])
 
 
 def convert_onnx(savedmodel: str, artifact: Path, opset: int) -> dict:

@@ -25,6 +25,7 @@ import numpy as np
 
 from tfedge.convert.onnx import INPUT_NAME, OUTPUT_NAME
 from tfedge.files import read_json
+from tfedge.formats import Format
 
 if TYPE_CHECKING:
     import tensorrt as trt
@@ -211,6 +212,10 @@ def build_engine(
     if serialized is None:
         raise RuntimeError("TensorRT could not build the engine (see the job log)")
     engine_path.write_bytes(bytes(serialized))
+
+
+def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
+    return convert_from_onnx(source, artifact, fmt.precision, settings, manifest)
 
 
 def convert_from_onnx(

@@ -5,7 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfedge.convert.calibration import calibration_images
+from tfedge.formats import Format
 from tfedge.keras_env import tf
+
+
+def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
+    return convert_tflite(str(source), artifact, fmt.precision, settings, manifest)
 
 
 def convert_tflite(

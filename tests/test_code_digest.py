@@ -1,0 +1,76 @@
+"""Each rule's `code` param digests the library code its script runs, and only that code."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tfedge.code_digest import code_digest, code_files
+from tfedge.formats import FORMATS
+
+from .conftest import ROOT
+
+
+@pytest.fixture
+def library(tmp_path) -> tuple[Path, Path]:
+    """A copy of the package and the scripts, to edit."""
+    package = Path(shutil.copytree(ROOT / "src" / "tfedge", tmp_path / "tfedge"))
+    scripts = Path(shutil.copytree(ROOT / "scripts", tmp_path / "scripts"))
+    return package, scripts
+
+
+def digest(library, script: str, *modules: str) -> str:
+    package, scripts = library
+    return code_digest(scripts / script, *modules, root=package)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def test_code_changes_rerun_and_docstrings_comments_and_layout_do_not(library):
+    package, _ = library
+    before = digest(library, "train.py")
+    attempt = package / "train_attempt.py"
+    edit(attempt, '"""One training attempt', '"""A reworded docstring: one training attempt')
+    edit(attempt, "def compile_model(", "# a comment\n\n\ndef compile_model(")
+    assert digest(library, "train.py") == before
+    edit(attempt, "optimizer=keras.optimizers.Adam(rate)", "optimizer=keras.optimizers.SGD(rate)")
+    assert digest(library, "train.py") != before
+
+
+def test_a_module_the_job_runs_by_name_counts(library):
+    package, scripts = library
+    train_files = code_files((scripts / "train.py",), package)
+    assert package / "train_attempt.py" in train_files  # python -m tfedge.train_attempt
+    assert package / "train.py" in train_files and package / "__init__.py" in train_files
+
+
+def test_a_converter_change_reruns_its_own_formats_only(library):
+    package, _ = library
+    converters = {name: row.converter for name, row in FORMATS.items()}
+    before = {name: digest(library, "convert.py", module) for name, module in converters.items()}
+    edit(package / "convert" / "tflite.py", "converter.optimizations", "converter.optimizations ")
+    edit(
+        package / "convert" / "tflite.py",
+        "representative_dataset = lambda",
+        "representative_dataset=lambda",
+    )
+    assert before == {name: digest(library, "convert.py", m) for name, m in converters.items()}
+    edit(package / "convert" / "tflite.py", '"input_type": "float32"', '"input_type": "float"')
+    after = {name: digest(library, "convert.py", m) for name, m in converters.items()}
+    assert {name for name in FORMATS if after[name] != before[name]} == {
+        name for name, row in FORMATS.items() if row.family == "tflite"
+    }
+
+
+def test_tensorrt_engines_depend_on_the_onnx_code_they_build_from(library):
+    package, _ = library
+    files = code_files((library[1] / "convert.py", FORMATS["tensorrt_fp16"].converter), package)
+    assert package / "convert" / "onnx.py" in files
+    assert package / "convert" / "tflite.py" not in files
+    assert package / "train.py" not in files

@@ -1,0 +1,132 @@
+"""The tiny DAG through profiles/slurm on a live single-node SLURM, with the README's command
+and one's own config (tests/configs/tiny.yaml) given beside the shipped config.yaml.
+
+profiles/slurm/local_cluster.sh brings the cluster up here (Debian's SLURM 22.05, as root) and
+takes it down again if this module started it. Checked: the run finishes with a report; every
+SLURM job asked for what the rules declare and no more CPUs than the profile says a node has;
+the TensorRT formats end as skipped, with the reason, on a cluster without GPUs; and every train
+job trained exactly the settings the main process planned (train.json records them).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tfedge import paths
+from tfedge.config import canonical
+from tfedge.files import read_json
+from tfedge.formats import FORMATS
+
+from .conftest import ROOT, TINY_CONFIG, tiny_config, validated
+from .snakemake_runs import copy_workflow, snakemake
+
+pytestmark = [pytest.mark.cluster, pytest.mark.slow]
+
+CLUSTER = ROOT / "profiles" / "slurm" / "local_cluster.sh"
+PROFILE = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
+# What each rule declares (rules/*.smk): threads, mem_mb, runtime in minutes.
+DECLARED = {
+    "prepare_data": (1, 4000, 60),
+    "train": (2, 8000, 240),
+    "evaluate": (2, 4000, 30),
+    "convert": (2, 6000, 60),
+    "convert_tensorrt": (2, 6000, 60),
+    "benchmark": (PROFILE["cores"], 6000, 60),
+    "benchmark_tensorrt": (PROFILE["cores"], 6000, 60),
+    "architectures": (PROFILE["cores"], 8000, 60),
+}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A running cluster: the one already up, or one started (and stopped) here."""
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        pytest.fail("the SLURM tests bring up a cluster with apt-get, as root")
+    was_up = subprocess.run([CLUSTER, "status"], capture_output=True).returncode == 0
+    started = subprocess.run([CLUSTER, "up"], capture_output=True, text=True, timeout=900)
+    assert started.returncode == 0, started.stdout + started.stderr
+    yield
+    if not was_up:
+        subprocess.run([CLUSTER, "down"], check=True, timeout=120)
+
+
+def sacct_jobs(since: str) -> list[dict]:
+    """Every SLURM job submitted since ``since``: its comment, CPUs, memory and time limit."""
+    fields = "JobID,Comment%200,AllocCPUS,ReqMem,TimelimitRaw,State"
+    result = subprocess.run(
+        ["sacct", "-X", "-n", "-P", "-S", since, "-o", fields],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    names = ("id", "comment", "cpus", "memory", "minutes", "state")
+    return [dict(zip(names, line.split("|"))) for line in result.stdout.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def slurm_run(cluster, tmp_path_factory) -> tuple[Path, list[dict]]:
+    """The README's command with one's own config (the tiny one) beside the shipped one."""
+    shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
+    workdir = copy_workflow(tmp_path_factory.mktemp("slurm"), shipped)
+    shutil.copy(TINY_CONFIG, workdir / "tiny.yaml")
+    since = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+    result = snakemake(
+        workdir, "--workflow-profile", "profiles/slurm", "report", "--configfile", "tiny.yaml"
+    )
+    assert result.returncode == 0, result.stderr[-8000:]
+    return workdir, sacct_jobs(since)
+
+
+def test_the_readme_command_makes_the_report(slurm_run):
+    workdir, jobs = slurm_run
+    assert (workdir / "results" / "report.html").is_file()
+    assert jobs and all(job["state"] == "COMPLETED" for job in jobs), jobs
+
+
+def rules_of(comment: str) -> list[str]:
+    """The rules a SLURM job ran, from the plugin's comment: rule_<rule>_wildcards_… or
+    rule_<group>_<rule>_<rule>… for a group job."""
+    words = comment.removeprefix("rule_").split("_wildcards_")[0]
+    return [rule for rule in DECLARED if f"_{rule}_" in f"_{words}_"]
+
+
+def test_every_job_asks_for_what_its_rules_declare_and_fits_a_node(slurm_run):
+    _, jobs = slurm_run
+    ran = set()
+    for job in jobs:
+        rules = rules_of(job["comment"])
+        assert rules, job
+        ran.update(rules)
+        threads, memory, minutes = zip(*(DECLARED[rule] for rule in rules))
+        assert int(job["cpus"]) == max(threads) <= PROFILE["cores"], job
+        assert job["memory"] == f"{max(memory)}M", job
+        assert int(job["minutes"]) >= max(minutes), job
+    assert ran == set(DECLARED)
+
+
+def test_tensorrt_is_skipped_with_its_reason_on_a_cluster_without_gpus(slurm_run):
+    workdir, _ = slurm_run
+    tensorrt = [name for name, row in FORMATS.items() if row.family == "tensorrt"]
+    for fmt in tensorrt:
+        record = read_json(workdir / "results" / "bench" / "cnn" / f"{fmt}.json")
+        assert record["status"] == "skipped", record
+        assert record["reason"].startswith(("tensorrt not importable", "no CUDA device"))
+
+
+def test_every_train_job_trained_the_planned_settings(slurm_run):
+    workdir, _ = slurm_run
+    config = validated(tiny_config())
+    for variant, settings in config["variants"].items():
+        backbone = settings.get("backbone")
+        planned = {
+            "variant": canonical(settings),
+            "backbone": canonical(config["backbones"][backbone]) if backbone else None,
+        }
+        for seed in config["seeds"]:
+            summary = read_json(workdir / paths.model_file(variant, seed, "train.json"))
+            assert summary["settings"] == planned, (variant, seed)
