@@ -14,7 +14,7 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 # --configfile, which takes several values and would swallow it.
 OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG))
 CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&)
-.PHONY: report sweeps test test-cluster lint format docs dry-run clean system-data
+.PHONY: report sweeps test test-quick test-slow test-cluster lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
 	$(CHECK_CONFIG) $(BIN)/snakemake --cores $(CORES) report $(OWN_CONFIG)
@@ -22,8 +22,15 @@ report: $(STAMP) system-data
 sweeps:
 	$(MAKE) --no-print-directory report CONFIG=config.sweeps.yaml
 
-test: $(STAMP) system-data
-	$(BIN)/pytest
+# make test runs the quick tests (pytest -m "not slow", the loop while editing), then the slow
+# ones (whole workflow runs); each stops at its first failing stage.
+test: test-quick test-slow
+
+test-quick: $(STAMP) system-data
+	$(BIN)/pytest -m "not slow"
+
+test-slow: $(STAMP) system-data
+	$(BIN)/pytest -m "slow and not cluster"
 
 # The end-to-end runs on real infrastructure started here: a single-node SLURM (as root, from
 # Debian's packages, through profiles/slurm/local_cluster.sh) and an S3 server.

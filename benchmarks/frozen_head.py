@@ -74,7 +74,7 @@ def run(way: str, config: dict, manifest: Path, folder: Path) -> dict:
     )
     seconds = time.perf_counter() - started
     metrics = evaluate_model(
-        outputs.savedmodel, str(manifest), str(out / "m.json"), str(out / "p.npz"), 0, threads=2
+        outputs.savedmodel, str(manifest), str(out / "m.json"), str(out / "p.npz"), 0
     )
     return {
         "train_seconds": round(summary["train_seconds"], 1),

@@ -94,12 +94,12 @@ def best_times(settings: dict, out: Path, repeats: int) -> dict[str, float]:
 
 JOB = """
 import json, sys
-from tfedge.keras_env import use_threads
+from tfedge.job import limit_threads
+limit_threads(1)
 from tfedge.data import checks
 from tfedge.data.prepare import outputs_in, prepare_dataset
 sys.path.insert(0, {benchmarks!r})
 from prepare_checks import unchecked
-use_threads(1)
 if {mode!r} == "unchecked":
     checks.check_source = unchecked
 prepare_dataset("own", json.loads({settings!r}), outputs_in({out!r}))
@@ -143,9 +143,9 @@ def main() -> None:
     )
     options = parser.parse_args()
     if options.threads:
-        from tfedge.keras_env import use_threads
+        from tfedge.keras_env import tf
 
-        use_threads(options.threads)
+        tf.config.threading.set_intra_op_parallelism_threads(options.threads)
     totals = {kind: {"checked": 0.0, "unchecked": 0.0} for kind in ("job", "step")}
     with tempfile.TemporaryDirectory(prefix="tfedge-checks-") as folder:
         for name, (classes, per_class, side, channels, fmt) in FOLDERS.items():

@@ -1,10 +1,10 @@
 """Snakemake adapter: rule convert → tfedge.convert.convert."""
 
-from tfedge.logs import job_log
+from tfedge.job import job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-with job_log(smk.log[0], threads=smk.threads):
+with job(smk):
     from tfedge.convert import convert
 
     convert(

@@ -1,10 +1,10 @@
 """Snakemake adapter: rule evaluate → tfedge.evaluate.evaluate_model."""
 
-from tfedge.logs import job_log
+from tfedge.job import job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-with job_log(smk.log[0]):
+with job(smk):
     from tfedge.evaluate import evaluate_model
 
     evaluate_model(
@@ -13,6 +13,5 @@ with job_log(smk.log[0]):
         metrics_path=smk.output.metrics,
         predictions_path=smk.output.predictions,
         keep_misclassified=smk.params.keep_misclassified,
-        threads=smk.threads,
         context={"variant": smk.wildcards.variant, "seed": int(smk.wildcards.seed)},
     )

@@ -1,10 +1,10 @@
 """Snakemake adapter: rule report → tfedge.report.build_report."""
 
-from tfedge.logs import job_log
+from tfedge.job import job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
-with job_log(smk.log[0]):
+with job(smk):
     from tfedge.paths import report_inputs, staged
     from tfedge.report import build_report
 

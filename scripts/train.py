@@ -1,12 +1,12 @@
 """Snakemake adapter: rule train → tfedge.train.train_variant."""
 
-from tfedge.logs import job_log
+from tfedge.job import job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
 # The memory cap is read when TensorFlow starts, so it is set here, where the attempt
 # processes tfedge.train starts inherit it.
-with job_log(smk.log[0], memory_mb=smk.params.variant["memory_limit_mb"]):
+with job(smk, memory_mb=smk.params.variant["memory_limit_mb"]):
     from tfedge.train import InitFrom, TrainOutputs, train_variant
 
     init_from = None

@@ -88,7 +88,7 @@ def test_measure_reports_the_fake_clocks_median_and_a_tflite_size(monkeypatch):
     published = Published(1, 2, 3.0, "none")
     monkeypatch.setitem(ARCHITECTURES, "tiny", Architecture(tiny_model, 8, published))
     ticks = iter([0.0, 0.001, 1.0, 1.003, 2.0, 2.002])  # calls of 1 ms, 3 ms and 2 ms
-    result = measure("tiny", repeats=3, warmup=1, threads=2, clock=lambda: next(ticks))
+    result = measure("tiny", repeats=3, warmup=1, clock=lambda: next(ticks))
     assert result["latency_p50_ms"] == pytest.approx(2.0)
     low, high = result["latency_p50_interval_ms"]
     assert 1.0 <= low <= 2.0 <= high <= 3.0 and low < high

@@ -290,6 +290,6 @@ def test_the_check_takes_no_more_threads_than_the_job_has(monkeypatch):
 
     monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda: 0)
     monkeypatch.setenv("TF_NUM_INTRAOP_THREADS", "3")
-    assert job_threads() == 3  # the job context's environment (logs.job_log threads=)
+    assert job_threads() == 3  # the job context's environment (tfedge.job)
     monkeypatch.setattr(tf.config.threading, "get_intra_op_parallelism_threads", lambda: 2)
-    assert job_threads() == 2  # keras_env.use_threads
+    assert job_threads() == 2  # a thread pool set in this process

@@ -14,11 +14,12 @@ import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
 from tfedge.files import read_json
-from tfedge.logs import CPU_MEMORY_LIMIT, job_log, limit_memory
+from tfedge.job import CPU_MEMORY_LIMIT, job, limit_memory
 from tfedge.train import (
     ATTEMPTS_RECORD,
     ChildExit,
@@ -207,10 +208,12 @@ def test_out_of_memory_at_the_floor_says_what_to_change_and_each_attempt(
 # does; its attempt processes inherit the cap).
 TRAIN_JOB = """
 import json, sys
-from tfedge.logs import job_log
+from types import SimpleNamespace
+from tfedge.job import job
 
 args = json.loads(sys.argv[1])
-with job_log(args["log"], memory_mb=args["variant"]["memory_limit_mb"]):
+smk = SimpleNamespace(threads=1, log=[args["log"]])
+with job(smk, memory_mb=args["variant"]["memory_limit_mb"]):
     from tfedge.train import TrainOutputs, train_variant
 
     outputs = TrainOutputs(**args["outputs"])
@@ -261,7 +264,7 @@ def test_limit_memory_sets_the_allocator_cap_only_for_a_cap(monkeypatch, tmp_pat
     monkeypatch.delenv(CPU_MEMORY_LIMIT, raising=False)
     limit_memory(None)
     assert CPU_MEMORY_LIMIT not in os.environ
-    with job_log(str(tmp_path / "job.log"), memory_mb=300):
+    with job(SimpleNamespace(threads=1, log=[str(tmp_path / "job.log")]), memory_mb=300):
         pass
     assert os.environ[CPU_MEMORY_LIMIT] == "300"
 

@@ -90,8 +90,9 @@ def test_the_blocker_stops_a_job_that_needs_tensorflow(tmp_path, blocked):
 def test_the_job_context_limits_tensorflow_without_importing_it(tmp_path):
     code = (
         "import os, sys\n"
-        "from tfedge.logs import job_log\n"
-        "with job_log(sys.argv[1], threads=1):\n"
+        "from types import SimpleNamespace\n"
+        "from tfedge.job import job\n"
+        "with job(SimpleNamespace(threads=1, log=[sys.argv[1]])):\n"
         "    imported = 'tensorflow' in sys.modules\n"
         "    from tfedge.keras_env import tf\n"
         "    tf.matmul(tf.ones((64, 64)), tf.ones((64, 64))).numpy()\n"

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# local_slurm.sh — a private single-node SLURM 22.05 cluster (Debian packages), no systemd.
+# local_cluster.sh: a single-node SLURM 22.05 cluster on this Debian machine, to try
+# profiles/slurm and to test it (make test-cluster). Run as root; no systemd needed.
 #
-#   local_slurm.sh up       install missing packages, write config, start munged, mariadbd,
-#                           slurmdbd, slurmctld and slurmd, ensure cluster/account/association
-#   local_slurm.sh down     stop the daemons this script started (by recorded PID); no-op if none
-#   local_slurm.sh status   which of them run, and sinfo
+#   local_cluster.sh install  install the missing Debian packages (slurmctld, slurmd, slurmdbd,
+#                             slurm-client, munge, mariadb-server) and nothing else
+#   local_cluster.sh up       install, write the config, start munged, mariadbd, slurmdbd,
+#                             slurmctld and slurmd, ensure the cluster, account and association
+#   local_cluster.sh down     stop the daemons this script started (by recorded PID); no-op if none
+#   local_cluster.sh status   which of them run, and sinfo
 #
 # Everything (config, logs, PIDs, database, spool) lives in $SLURM_STATE_DIR (default
 # /tmp/tfedge-slurm). munged and mariadbd get their own socket, key and datadir there, so a
@@ -13,9 +16,10 @@
 # slurm.conf there that this script did not write makes `up` refuse. With SLURM_LINK_ETC=0 the
 # link is skipped: then export SLURM_CONF=$SLURM_STATE_DIR/etc/slurm.conf yourself.
 #
-# GPUs: there is no gpu partition and no GRES. sbatch rejects `-p gpu --gpus=1` (and `--gpus=1`
-# on cpu) at submission with "Invalid generic resource (gres) specification", and `-p gpu`
-# alone with "Invalid partition name specified": a GPU job fails at once, it never pends.
+# The one partition is `cpu`, with the machine's CPUs and 95 % of its memory. Accounting goes
+# through slurmdbd, because Snakemake's SLURM plugin asks sacct for job states. There are no
+# GPUs: sbatch refuses `--gpus=1` ("Invalid generic resource (gres) specification"), which is
+# why profiles/slurm asks for none unless told the cluster has them.
 set -euo pipefail
 
 STATE=$(realpath -m "${SLURM_STATE_DIR:-/tmp/tfedge-slurm}")
@@ -33,8 +37,8 @@ DAEMONS=(munged mariadbd slurmdbd slurmctld slurmd)   # start order; `down` goes
 PACKAGES=(munge mariadb-server slurmdbd slurmctld slurmd slurm-client)
 export SLURM_CONF=$STATE/etc/slurm.conf
 
-log() { printf '[local_slurm] %s\n' "$*"; }
-die() { printf '[local_slurm] ERROR: %s\n' "$*" >&2; exit 1; }
+log() { printf '[local_cluster] %s\n' "$*"; }
+die() { printf '[local_cluster] ERROR: %s\n' "$*" >&2; exit 1; }
 
 # --- PIDs -------------------------------------------------------------------------------
 
@@ -126,7 +130,7 @@ write_config() {  # regenerated on every `up` (same content for the same machine
   [[ -s $etc/db.pass ]] || (umask 077; od -An -N16 -tx1 /dev/urandom | tr -d ' \n' >"$etc/db.pass")
 
   cat >"$etc/slurm.conf" <<EOF
-# Written by local_slurm.sh for $STATE; regenerated on every \`up\`.
+# Written by local_cluster.sh for $STATE; regenerated on every \`up\`.
 ClusterName=$CLUSTER
 SlurmctldHost=$NODE(127.0.0.1)
 SlurmUser=root
@@ -165,7 +169,7 @@ EOF
   # slurmd 22.05 always loads a cgroup plugin ("disabled" does not exist; cgroup/v2 dies on
   # this hybrid mount with "Hybrid mode is not supported"): v1, constraining nothing.
   cat >"$etc/cgroup.conf" <<EOF
-# Written by local_slurm.sh
+# Written by local_cluster.sh
 CgroupPlugin=cgroup/v1
 CgroupAutomount=no
 ConstrainCores=no
@@ -175,7 +179,7 @@ ConstrainDevices=no
 EOF
 
   (umask 077; cat >"$etc/slurmdbd.conf" <<EOF
-# Written by local_slurm.sh
+# Written by local_cluster.sh
 AuthType=auth/munge
 AuthInfo=socket=$MUNGE_SOCK
 DbdHost=localhost
@@ -315,8 +319,9 @@ cmd_status() {
 }
 
 case ${1:-} in
+  install) mkdir -p "$STATE/log" && install_packages ;;
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  *) echo "usage: $0 up|down|status   (state dir: $STATE)" >&2; exit 2 ;;
+  *) echo "usage: $0 install|up|down|status   (state dir: $STATE)" >&2; exit 2 ;;
 esac

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 from tfedge.bench import Clock, latency_stats, time_calls
-from tfedge.keras_env import keras, tf, use_threads
+from tfedge.keras_env import keras, tf
 from tfedge.models import leaf_layers
 from tfedge.stats import median_interval
 
@@ -282,11 +282,8 @@ def _tflite_fp32_bytes(forward) -> int:
     return len(tf.lite.TFLiteConverter.from_concrete_functions([forward]).convert())
 
 
-def measure(
-    name: str, repeats: int, warmup: int, threads: int, clock: Clock = time.perf_counter
-) -> dict:
+def measure(name: str, repeats: int, warmup: int, clock: Clock = time.perf_counter) -> dict:
     """Build ``name`` untrained and measure its size, compute and batch-1 speed here."""
-    use_threads(threads)
     spec = ARCHITECTURES[name]
     model = spec.builder()
     forward = _forward_graph(model, spec.input_size)
@@ -302,10 +299,10 @@ def measure(
     }
 
 
-def measure_all(names, repeats: int, warmup: int, threads: int) -> list[dict]:
+def measure_all(names, repeats: int, warmup: int) -> list[dict]:
     """``measure`` each name in turn, freeing the previous graph so memory stays flat."""
     results = []
     for name in names:
-        results.append(measure(name, repeats, warmup, threads))
+        results.append(measure(name, repeats, warmup))
         keras.backend.clear_session()
     return results

@@ -8,14 +8,13 @@ images) so the report and the McNemar comparison need no TensorFlow.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from tfedge.data.pipeline import image_dataset
-from tfedge.files import read_json, write_json
+from tfedge.files import atomic, read_json, write_json
 from tfedge.integrity import verify_savedmodel
-from tfedge.keras_env import keras, tf, use_threads
+from tfedge.keras_env import keras, tf
 
 # At 224 px a batch of 256 peaked at 4.9 GB (the rule asks for 4 GB) and spent seconds in
 # page faults, for no faster forward pass. The batch size moves logits in their last bits
@@ -112,8 +111,7 @@ def ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 def save_predictions(path: str, split: SplitPredictions) -> None:
     """Predictions plus the kept wrong images, written atomically."""
-    partial = Path(path).with_name(Path(path).name + ".partial")
-    with partial.open("wb") as stream:
+    with atomic(path) as partial, partial.open("wb") as stream:
         np.savez_compressed(
             stream,
             labels=split.labels,
@@ -122,7 +120,6 @@ def save_predictions(path: str, split: SplitPredictions) -> None:
             misclassified_index=split.misclassified_index,
             misclassified_images=split.misclassified_images,
         )
-    partial.replace(path)
 
 
 def evaluate_model(
@@ -131,7 +128,6 @@ def evaluate_model(
     metrics_path: str,
     predictions_path: str,
     keep_misclassified: int,
-    threads: int = 1,
     context: dict | None = None,
 ) -> dict:
     """Evaluate the exported ``savedmodel`` and write both outputs.
@@ -139,7 +135,6 @@ def evaluate_model(
     ``context`` (variant, seed, …) is copied into the metrics JSON.
     """
     verify_savedmodel(savedmodel)
-    use_threads(threads)
     manifest = read_json(manifest_path)
     split = predict_split(serving_function(savedmodel), manifest_path, keep_misclassified)
     scores = classification_metrics(split.labels, split.logits, manifest["class_names"])

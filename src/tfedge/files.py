@@ -2,20 +2,36 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 
-def write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` beside ``path`` and move it into place: readers never see half a file."""
+@contextlib.contextmanager
+def atomic(path: str | Path) -> Iterator[Path]:
+    """A name beside ``path`` to write a file or folder under, moved into place when the block
+    ends and removed if it fails: no reader ever sees half of it, and a job that dies leaves
+    at most a ``.partial`` (its suffix kept last, as writers such as Keras want)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_text(text, encoding="utf-8")
+    partial = path.with_name(f"{path.stem}.partial{path.suffix}")
+    remove(partial)
+    try:
+        yield partial
+    except BaseException:
+        remove(partial)
+        raise
+    remove(path)
     partial.replace(path)
+
+
+def write_text(path: str | Path, text: str) -> None:
+    with atomic(path) as partial:
+        partial.write_text(text, encoding="utf-8")
 
 
 def write_json(path: str | Path, payload: Any) -> None:
@@ -24,12 +40,6 @@ def write_json(path: str | Path, payload: Any) -> None:
 
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text())
-
-
-def replace_dir(partial: str | Path, final: str | Path) -> None:
-    """Move a finished directory into place, replacing any older one."""
-    remove(final)
-    Path(partial).replace(final)
 
 
 def remove(path: str | Path) -> None:

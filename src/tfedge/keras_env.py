@@ -9,7 +9,7 @@ import contextlib
 import logging
 import os
 
-from tfedge.logs import CPU_MEMORY_LIMIT
+from tfedge.job import CPU_MEMORY_LIMIT
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -22,25 +22,9 @@ os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
 
-__all__ = ["tf", "keras", "use_threads", "cap_memory", "reset_peak_memory", "peak_memory_mb"]
+__all__ = ["tf", "keras", "cap_memory", "reset_peak_memory", "peak_memory_mb"]
 
 log = logging.getLogger(__name__)
-
-
-def use_threads(threads: int) -> None:
-    """Give TensorFlow the job's cores and no more, so parallel jobs do not oversubscribe.
-
-    TensorFlow fixes its thread pools when it first runs an op; a process that already did
-    (a test session, a notebook) keeps its pools, with a warning.
-    """
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(max(1, min(2, threads)))
-    except RuntimeError:
-        log.warning(
-            "TensorFlow is already running; keeping its thread pools instead of %d threads",
-            threads,
-        )
 
 
 def cap_memory(memory_mb: int | None) -> None:
@@ -48,7 +32,7 @@ def cap_memory(memory_mb: int | None) -> None:
 
     A GPU's cap is a logical device configuration, which TensorFlow accepts only before it
     initialises the GPU. The CPU's cap is an environment variable read when TensorFlow starts
-    (``tfedge.logs.limit_memory``, which the train job calls before importing TensorFlow); a
+    (``tfedge.job.limit_memory``, which the train job calls before importing TensorFlow); a
     process that started TensorFlow without it (a test session) keeps its allocator.
     """
     if memory_mb is None:
@@ -66,7 +50,7 @@ def cap_memory(memory_mb: int | None) -> None:
     if not gpus and started_with != str(memory_mb):
         log.warning(
             "TensorFlow started with %s=%s, so its CPU allocator keeps that cap instead of %d MB "
-            "(tfedge.logs.limit_memory sets it before TensorFlow loads)",
+            "(tfedge.job.limit_memory sets it before TensorFlow loads)",
             CPU_MEMORY_LIMIT,
             started_with or "(unset)",
             memory_mb,

@@ -37,7 +37,7 @@ from pathlib import Path
 
 import psutil
 
-from tfedge.files import move_into_place, read_json, remove, sha256, write_json
+from tfedge.files import atomic, move_into_place, read_json, remove, sha256, write_json
 from tfedge.integrity import describe_files, verify_recorded
 
 log = logging.getLogger(__name__)
@@ -260,12 +260,10 @@ def forget_attempt(work: Path) -> None:
 
 
 def write_history(rows: list[dict], path: str) -> None:
-    partial = Path(path + ".partial")
-    with partial.open("w", newline="") as stream:
+    with atomic(path) as partial, partial.open("w", newline="") as stream:
         writer = csv.DictWriter(stream, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    partial.replace(path)
 
 
 def describe_attempts(attempts: list[dict]) -> str:

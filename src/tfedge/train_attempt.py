@@ -22,16 +22,15 @@ from pathlib import Path
 import numpy as np
 
 from tfedge.data.pipeline import image_dataset
-from tfedge.files import read_json, replace_dir, write_json
+from tfedge.files import atomic, read_json, write_json
+from tfedge.job import log_to_stderr
 from tfedge.keras_env import (
     cap_memory,
     keras,
     peak_memory_mb,
     reset_peak_memory,
     tf,
-    use_threads,
 )
-from tfedge.logs import log_to_stderr
 from tfedge.models import build_model, layer_table, load_model
 from tfedge.models.backbones import BackboneChoice, choose_backbone
 from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_trainable
@@ -143,10 +142,8 @@ def cached_features(backbone: keras.Model, run: Run, split: str):
         features.append(extract(images).numpy())
         labels.append(batch_labels.numpy())
     features, labels = np.concatenate(features), np.concatenate(labels)
-    partial = path.with_name(path.name + ".partial")
-    with partial.open("wb") as stream:
+    with atomic(path) as partial, partial.open("wb") as stream:
         np.savez(stream, features=features, labels=labels)
-    partial.replace(path)
     log.info("%s: cached %s features %s", run.name, split, features.shape)
     return features, labels
 
@@ -209,17 +206,16 @@ def error_line(error: BaseException) -> str:
 def save_model(model: keras.Model, folder: Path) -> None:
     """The Keras file (for fine-tuning) and a SavedModel export (for evaluation and conversion).
 
+    Written into the work folder: the attempt's outcome file, written last, is what makes
+    them count, and the train job moves them into place.
+
     The Keras file holds the layers and weights, not the optimizer: nothing resumes from it
     (the work folder's backup does), and Adam's two slots per trainable weight made a
     fine-tuned MobileNet file 2.5 times larger and three times slower to load (13.7 s).
     """
     folder.mkdir(parents=True, exist_ok=True)
-    partial_model = folder / "model.partial.keras"
-    keras.Model(model.inputs, model.outputs, name=model.name).save(partial_model)
-    partial_model.replace(folder / "model.keras")
-    partial_export = folder / "savedmodel.partial"
-    model.export(str(partial_export))
-    replace_dir(partial_export, folder / "savedmodel")
+    keras.Model(model.inputs, model.outputs, name=model.name).save(folder / "model.keras")
+    model.export(str(folder / "savedmodel"))
 
 
 def resolve_backbone(
@@ -272,7 +268,6 @@ def summarise(run: Run, model: keras.Model, resumed_after: int, threads: int) ->
 
 def attempt(request: dict) -> dict:
     """Train as the request says; the outcome: completed with a summary, or out of memory."""
-    use_threads(request["threads"])
     variant, work = request["variant"], Path(request["work"])
     cap_memory(variant["memory_limit_mb"])
     keras.utils.set_random_seed(request["seed"])

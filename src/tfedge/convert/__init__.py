@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from tfedge.files import read_json, replace_dir, write_json
+from tfedge.files import atomic, read_json, write_json
 from tfedge.formats import FORMATS, RECORD, TRAINED_MODEL, Format
 from tfedge.integrity import describe_files, verify_recorded, verify_savedmodel
 
@@ -95,25 +95,23 @@ def convert(
     ``manifest`` locates the calibration images.
     """
     row = FORMATS[fmt]
-    partial = Path(output_dir + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    verify_source(row, source)
     record = {"variant": variant, "format": fmt, "status": "ok", "reason": None}
     started = time.perf_counter()
-    verify_source(row, source)
-    try:
-        reason = skip_reason(row, source)
-        if reason is None:
-            record.update(_produce(row, source, partial, settings, manifest))
-        else:
-            record.update(status="skipped", reason=reason)
-    except Exception as error:  # a converter's failure is a result, recorded with its message
-        log.error("%s → %s failed:\n%s", variant, fmt, traceback.format_exc())
-        record.update(status="failed", reason=f"{type(error).__name__}: {error}"[:500])
-        shutil.rmtree(partial)
-        partial.mkdir()
-    record["seconds"] = round(time.perf_counter() - started, 3)
-    log.info("%s → %s: %s %s", variant, fmt, record["status"], record["reason"] or "")
-    write_json(partial / RECORD, record)
-    replace_dir(partial, output_dir)
+    with atomic(output_dir) as folder:
+        folder.mkdir()
+        try:
+            reason = skip_reason(row, source)
+            if reason is None:
+                record.update(_produce(row, source, folder, settings, manifest))
+            else:
+                record.update(status="skipped", reason=reason)
+        except Exception as error:  # a converter's failure is a result, recorded with its message
+            log.error("%s → %s failed:\n%s", variant, fmt, traceback.format_exc())
+            record.update(status="failed", reason=f"{type(error).__name__}: {error}"[:500])
+            shutil.rmtree(folder)
+            folder.mkdir()
+        record["seconds"] = round(time.perf_counter() - started, 3)
+        log.info("%s → %s: %s %s", variant, fmt, record["status"], record["reason"] or "")
+        write_json(folder / RECORD, record)
     return record

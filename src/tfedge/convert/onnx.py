@@ -29,7 +29,6 @@ def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest:
 
 def convert_onnx(savedmodel: str, artifact: Path, opset: int) -> dict:
     """Run tf2onnx's converter in a child process (it changes global TF state) and check it."""
-    partial = artifact.with_name(artifact.name + ".partial")
     command = [
         sys.executable, "-m", "tf2onnx.convert",
         "--saved-model", savedmodel,
@@ -37,12 +36,11 @@ def convert_onnx(savedmodel: str, artifact: Path, opset: int) -> dict:
         "--opset", str(opset),
         "--rename-inputs", INPUT_NAME,
         "--rename-outputs", OUTPUT_NAME,
-        "--output", str(partial),
+        "--output", str(artifact),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"tf2onnx exited {result.returncode}: {result.stderr[-400:]}")
-    partial.replace(artifact)
     import onnx
 
     model = onnx.load(str(artifact))
@@ -65,7 +63,5 @@ def convert_float16(onnx_fp32: Path, artifact: Path) -> dict:
     from onnxruntime.transformers.float16 import convert_float_to_float16
 
     model = convert_float_to_float16(onnx.load(str(onnx_fp32)), keep_io_types=True)
-    partial = artifact.with_name(artifact.name + ".partial")
-    onnx.save(model, str(partial))
-    partial.replace(artifact)
+    onnx.save(model, str(artifact))
     return {"weights": "fp16", "input_type": "float32", "output_type": "float32"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -87,22 +88,20 @@ def quantize_int8(onnx_fp32: Path, artifact: Path, count: int, manifest_path: st
     images = calibration_images(manifest_path, count)
     model = onnx.load(str(onnx_fp32))
     folded = fold_column_scales(model)
-    folded_path = artifact.with_name("folded.partial.onnx")
-    prepared = artifact.with_name("prepared.partial.onnx")
-    partial = artifact.with_name(artifact.name + ".partial")
-    onnx.save(model, str(folded_path))
-    quant_pre_process(str(folded_path), str(prepared), skip_symbolic_shape=True)
-    quantize_static(
-        str(prepared), str(partial), _Calibration(images),
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-        per_channel=True, reduce_range=True,
-        calibrate_method=CalibrationMethod.MinMax,
-        extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
-    )  # fmt: skip
-    folded_path.unlink()
-    prepared.unlink()
-    partial.replace(artifact)
+    with tempfile.TemporaryDirectory(prefix="tfedge-quantize-") as scratch:
+        folded_path, prepared = Path(scratch, "folded.onnx"), Path(scratch, "prepared.onnx")
+        onnx.save(model, str(folded_path))
+        quant_pre_process(str(folded_path), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared), str(artifact), _Calibration(images),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+            per_channel=True, reduce_range=True,
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={
+                "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+            },
+        )  # fmt: skip
     quantized = onnx.load(str(artifact)).graph.node
     return {
         "quantization": "QDQ, int8, zero point 0, weights per channel in [-64, 64], float biases",

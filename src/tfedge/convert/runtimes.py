@@ -20,7 +20,7 @@ class Runner(Protocol):
 
 
 class SavedModelRunner:
-    """TensorFlow's own runtime; its thread pools follow the job's (``tfedge.logs.job_log``)."""
+    """TensorFlow's own runtime; its thread pools follow the job's (``tfedge.job``)."""
 
     def __init__(self, path: Path, threads: int) -> None:
         from tfedge.keras_env import tf

@@ -32,7 +32,5 @@ def convert_tflite(
             converter.inference_output_type = tf.int8
             details.update(input_type="int8", output_type="int8")
         details["representative_images"] = len(images)
-    partial = artifact.with_name(artifact.name + ".partial")
-    partial.write_bytes(converter.convert())
-    partial.replace(artifact)
+    artifact.write_bytes(converter.convert())
     return details

@@ -116,7 +116,7 @@ def decodable(encoded: bytes, channels: int) -> tuple[bytes, bool]:
 
 
 def job_threads() -> int:
-    """The cores the job gave TensorFlow (use_threads, or TF_NUM_INTRAOP_THREADS); 0: all.
+    """The cores the job gave TensorFlow (its thread pool, or TF_NUM_INTRAOP_THREADS); 0: all.
 
     tf.data's own thread pool follows neither setting, so the check's map is sized by it.
     """

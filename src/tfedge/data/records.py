@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tfedge.data.sources import LabelledImages
+from tfedge.files import atomic
 from tfedge.keras_env import tf
 
 FEATURES = {
@@ -22,13 +23,9 @@ def _example(image: bytes, label: int) -> bytes:
 
 
 def write_tfrecord(path: str | Path, data: LabelledImages) -> None:
-    """Write to a temporary name and rename, so a dying job never leaves a half file."""
-    path = Path(path)
-    partial = path.with_name(path.name + ".partial")
-    with tf.io.TFRecordWriter(str(partial)) as writer:
+    with atomic(path) as partial, tf.io.TFRecordWriter(str(partial)) as writer:
         for image, label in zip(data.images, data.labels):
             writer.write(_example(image, label))
-    partial.replace(path)
 
 
 def parse_example(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
