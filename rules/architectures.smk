@@ -1,7 +1,8 @@
 # Builds and times the networks of the fourth question; takes every core so timings are clean.
 rule architectures:
     output:
-        paths.architectures(),
+        measurements=paths.architectures(),
+        job=paths.job_record("architectures"),
     log:
         paths.log("architectures", "architectures"),
     benchmark:

@@ -8,12 +8,14 @@ if CPU_BENCHMARK_FORMATS:
     rule benchmark:
         input:
             unpack(dataset_inputs("test")),
-            converted=[
-                paths.converted_dir("{variant}", fmt) for fmt in CPU_BENCHMARK_FORMATS
-            ],
+            **{
+                f"converted/{fmt}": paths.converted_dir("{variant}", fmt)
+                for fmt in CPU_BENCHMARK_FORMATS
+            },
             reference=paths.predictions("{variant}", REFERENCE_SEED),
         output:
-            [paths.bench("{variant}", fmt) for fmt in CPU_BENCHMARK_FORMATS],
+            **{fmt: paths.bench("{variant}", fmt) for fmt in CPU_BENCHMARK_FORMATS},
+            job=paths.job_record("benchmark", "{variant}"),
         log:
             paths.log("benchmark", "{variant}"),
         benchmark:
@@ -36,10 +38,11 @@ if CPU_BENCHMARK_FORMATS:
 rule benchmark_tensorrt:
     input:
         unpack(dataset_inputs("test")),
-        converted=[paths.converted_dir("{variant}", "{format}")],
+        unpack(tensorrt_converted),
         reference=paths.predictions("{variant}", REFERENCE_SEED),
     output:
-        paths.bench("{variant}", "{format}"),
+        bench=paths.bench("{variant}", "{format}"),
+        job=paths.job_record("benchmark", "{variant}", "{format}"),
     log:
         paths.log("benchmark", "{variant}", "{format}"),
     benchmark:

@@ -80,6 +80,15 @@ def conversion_code(wildcards):
     return library_code("convert.py", FORMATS[wildcards.format].converter)
 
 
+def tensorrt_converted(wildcards):
+    """The one engine a TensorRT benchmark job times, named like the CPU job's inputs."""
+    return {
+        f"converted/{wildcards.format}": paths.converted_dir(
+            wildcards.variant, wildcards.format
+        )
+    }
+
+
 def dataset_of(wildcards):
     return VARIANTS[wildcards.variant]["dataset"]
 
@@ -149,6 +158,10 @@ def every_conversion(path_of):
 
 
 def report_input_files(wildcards):
-    """The report's result files by kind, as tfedge.paths.report_inputs lists them."""
-    keyed = paths.report_inputs(config)
-    return {kind: list(files.values()) for kind, files in keyed.items()}
+    """Every result the report reads, each under its own name (tfedge.paths.report_inputs),
+    and the page's templates, which it reads from the checkout."""
+    sections = sorted(
+        Path(workflow.basedir, "report", "templates", "sections").glob("*.j2")
+    )
+    names = [f"report/templates/sections/{path.name}" for path in sections]
+    return {**paths.report_inputs(config), **{name: local(name) for name in names}}

@@ -6,7 +6,8 @@ rule convert:
         unpack(dataset_inputs("train")),
         unpack(conversion_source),
     output:
-        directory(paths.converted_dir("{variant}", "{format}")),
+        folder=directory(paths.converted_dir("{variant}", "{format}")),
+        job=paths.job_record("convert", "{variant}", "{format}"),
     log:
         paths.log("convert", "{variant}", "{format}"),
     benchmark:

@@ -24,6 +24,7 @@ rule prepare_data:
         test=paths.tfrecord("{dataset}", "test"),
         manifest=paths.manifest("{dataset}"),
         images=paths.images_record("{dataset}"),
+        job=paths.job_record("prepare_data", "{dataset}"),
     log:
         paths.log("prepare_data", "{dataset}"),
     benchmark:

@@ -7,6 +7,7 @@ rule evaluate:
     output:
         metrics=paths.metrics("{variant}", "{seed}"),
         predictions=paths.predictions("{variant}", "{seed}"),
+        job=paths.job_record("evaluate", "{variant}", "seed{seed}"),
     log:
         paths.log("evaluate", "{variant}", "seed{seed}"),
     benchmark:

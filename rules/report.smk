@@ -4,7 +4,7 @@
 rule report:
     input:
         unpack(report_input_files),
-        template=local("report/templates/report.html.j2"),
+        page=local("report/templates/report.html.j2"),
         answers=local("report/answers.md"),
     output:
         paths.report(config["report"]["file"]),

@@ -8,6 +8,7 @@ rule train:
         history=paths.model_file("{variant}", "{seed}", "history.csv"),
         summary=paths.model_file("{variant}", "{seed}", "train.json"),
         tensorboard=directory(paths.model_file("{variant}", "{seed}", "tensorboard")),
+        job=paths.job_record("train", "{variant}", "seed{seed}"),
     log:
         paths.log("train", "{variant}", "seed{seed}"),
     benchmark:

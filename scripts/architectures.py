@@ -10,4 +10,4 @@ with job(smk):
 
     settings = smk.params.settings
     results = measure_all(settings["models"], settings["repeats"], settings["warmup"])
-    write_json(smk.output[0], {"threads": smk.threads, "models": results})
+    write_json(smk.output.measurements, {"threads": smk.threads, "models": results})

@@ -11,7 +11,7 @@ with job(smk):
         variant=smk.wildcards.variant,
         fmt=smk.wildcards.format,
         source=smk.input.source,
-        output_dir=smk.output[0],
+        output_dir=smk.output.folder,
         settings=smk.params.settings,
         manifest=smk.input.manifest,
     )

@@ -5,14 +5,12 @@ from tfedge.job import job
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
 with job(smk):
-    from tfedge.paths import report_inputs, staged
     from tfedge.report import build_report
 
-    keyed = report_inputs(smk.params.config)
     build_report(
         config=smk.params.config,
-        inputs=staged(keyed, {kind: list(getattr(smk.input, kind, [])) for kind in keyed}),
-        template_path=smk.input.template,
+        inputs=dict(smk.input.items()),
+        template_path=smk.input.page,
         answers_path=smk.input.answers,
         output_path=smk.output[0],
     )

@@ -7,6 +7,8 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 # The memory cap is read when TensorFlow starts, so it is set here, where the attempt
 # processes tfedge.train starts inherit it.
 with job(smk, memory_mb=smk.params.variant["memory_limit_mb"]):
+    from dataclasses import fields
+
     from tfedge.train import InitFrom, TrainOutputs, train_variant
 
     init_from = None
@@ -18,7 +20,9 @@ with job(smk, memory_mb=smk.params.variant["memory_limit_mb"]):
         variant=smk.params.variant,
         seed=int(smk.wildcards.seed),
         manifest_path=smk.input.manifest,
-        outputs=TrainOutputs(**dict(smk.output.items())),
+        outputs=TrainOutputs(
+            **{output.name: getattr(smk.output, output.name) for output in fields(TrainOutputs)}
+        ),
         work_dir=smk.params.work_dir,
         threads=smk.threads,
         backbone_settings=smk.params.backbone,

@@ -88,6 +88,49 @@ def tiny_mnist(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def trained_cnn(tiny_mnist, tmp_path_factory):
+    """A small CNN trained for three epochs, so batch-norm statistics are real."""
+    from tfedge.train import train_variant
+
+    folder = tmp_path_factory.mktemp("cnn")
+    variant = variant_settings("cnn", epochs=3, filters=[8, 16], dense_units=16)
+    train_variant("cnn", variant, 0, str(tiny_mnist), outputs_in(folder), str(folder / "w"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def conversions(trained_cnn, tiny_mnist, tmp_path_factory):
+    """Every CPU format of ``trained_cnn``, in table order (a format's source first)."""
+    from tfedge.convert import convert
+    from tfedge.formats import FORMATS, TRAINED_MODEL, settings_slice
+
+    settings_of = validated(tiny_config())["convert"]
+    cpu_formats = [name for name, row in FORMATS.items() if not row.needs_gpu]
+    folder = tmp_path_factory.mktemp("converted")
+    records = {}
+    for fmt in cpu_formats:
+        settings = settings_slice(fmt, settings_of)
+        built_from = FORMATS[fmt].built_from
+        trained = built_from == TRAINED_MODEL
+        source = str(trained_cnn / "savedmodel" if trained else folder / built_from)
+        records[fmt] = convert("cnn", fmt, source, str(folder / fmt), settings, str(tiny_mnist))
+    return folder, records
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The whole tiny DAG run once, at --cores 2, in its own copy of the workflow; tests that
+    edit it work on copies."""
+    from .snakemake_runs import copy_workflow, snakemake
+
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    workdir = copy_workflow(tmp_path_factory.mktemp("workflow"), config)
+    result = snakemake(workdir, "--cores", "2", "report")
+    assert result.returncode == 0, result.stderr[-5000:]
+    return workdir
+
+
+@pytest.fixture(scope="session")
 def tiny_flowers(tmp_path_factory) -> Path:
     """The offline flowers stand-in, 10 images per class and split at 32 px, RGB."""
     settings = dataset_settings(

@@ -22,8 +22,6 @@ from tfedge.data.fingerprint import describe_changes, describe_images, folder_en
 from .conftest import BUCKET
 from .snakemake_runs import copy_workflow, job_blocks, s3_env, s3_storage, snakemake
 
-pytestmark = [pytest.mark.workflow, pytest.mark.slow]
-
 MANIFEST = "results/data/own/manifest.json"
 PREPARE = ("prepare_data", "dataset=own")
 CLASSES = ("ant", "bee", "cat")
@@ -83,20 +81,28 @@ def plan(
     return job_blocks(result.stdout + result.stderr)
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_an_untouched_folder_plans_nothing(run):
     assert plan(run) == {}
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_an_added_image_reruns_prepare_data(run):
     write_png(run / "images" / "ant" / "added.png", seed=999)
     assert set(plan(run)) == {PREPARE}
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_a_removed_image_reruns_prepare_data(run):
     (run / "images" / "bee" / "3.png").unlink()
     assert set(plan(run)) == {PREPARE}
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_an_image_replaced_under_the_same_mtime_reruns_prepare_data(run):
     image = run / "images" / "cat" / "5.png"
     old = image.stat()
@@ -107,6 +113,8 @@ def test_an_image_replaced_under_the_same_mtime_reruns_prepare_data(run):
     assert set(plan(run)) == {PREPARE}
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_reordered_dataset_keys_plan_nothing(run):
     def reversed_keys(value):
         if isinstance(value, dict):
@@ -120,6 +128,8 @@ def test_reordered_dataset_keys_plan_nothing(run):
     assert plan(run) == {}
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_a_missing_folder_is_a_config_error_before_any_job(run):
     shutil.rmtree(run / "images")
     result = snakemake(run, MANIFEST, "-n")
@@ -129,6 +139,8 @@ def test_a_missing_folder_is_a_config_error_before_any_job(run):
     assert "rule prepare_data:" not in output
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_only_directory_datasets_have_a_folder_input(run):
     digits = plan(run, target="results/data/digits/manifest.json")
     assert "input:" not in digits["prepare_data", "dataset=digits"]
@@ -136,6 +148,8 @@ def test_only_directory_datasets_have_a_folder_input(run):
     assert "    input: images\n" in plan(run)[PREPARE]
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_default_s3_storage_leaves_the_image_folder_local(run, s3_endpoint):
     blocks = plan(run, *s3_storage(s3_endpoint, BUCKET), env=s3_env())
     block = blocks[PREPARE]  # nothing in the bucket yet: prepare_data is planned
@@ -143,6 +157,8 @@ def test_default_s3_storage_leaves_the_image_folder_local(run, s3_endpoint):
     assert "    input: images\n" in block, block
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_files_the_loader_ignores_and_touches_plan_nothing(run):
     (run / "images" / ".DS_Store").write_bytes(b"Finder")
     (run / "images" / "README.txt").write_text("where these came from")
@@ -151,6 +167,8 @@ def test_files_the_loader_ignores_and_touches_plan_nothing(run):
     assert plan(run) == {}
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
 def test_the_dry_run_says_which_images_changed(run):
     write_png(run / "images" / "ant" / "added.png", seed=999)
     write_png(run / "images" / "ant" / "more.png", seed=998)

@@ -212,7 +212,7 @@ from types import SimpleNamespace
 from tfedge.job import job
 
 args = json.loads(sys.argv[1])
-smk = SimpleNamespace(threads=1, log=[args["log"]])
+smk = SimpleNamespace(threads=1, log=[args["log"]], output=[])
 with job(smk, memory_mb=args["variant"]["memory_limit_mb"]):
     from tfedge.train import TrainOutputs, train_variant
 
@@ -264,7 +264,7 @@ def test_limit_memory_sets_the_allocator_cap_only_for_a_cap(monkeypatch, tmp_pat
     monkeypatch.delenv(CPU_MEMORY_LIMIT, raising=False)
     limit_memory(None)
     assert CPU_MEMORY_LIMIT not in os.environ
-    with job(SimpleNamespace(threads=1, log=[str(tmp_path / "job.log")]), memory_mb=300):
+    with job(SimpleNamespace(threads=1, log=[str(tmp_path / "job.log")], output=[]), memory_mb=300):
         pass
     assert os.environ[CPU_MEMORY_LIMIT] == "300"
 

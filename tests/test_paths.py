@@ -1,53 +1,63 @@
-"""The report's inputs: one listing for the rule and the script, paired by position."""
+"""Where results live, the report's named inputs, and the jobs the report reads records of."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from tfedge.config import canonical
-from tfedge.paths import conversions, report_inputs, staged
+from tfedge import paths
 
 from .conftest import tiny_config, validated
+from .snakemake_runs import copy_workflow, planned_jobs
 
 
-def test_report_inputs_cover_every_run_dataset_and_conversion():
+def test_report_inputs_name_every_run_dataset_conversion_and_job():
     config = validated(tiny_config())
-    keyed = report_inputs(config)
-    runs = {(variant, seed) for variant in config["variants"] for seed in config["seeds"]}
-    for kind in ("metrics", "predictions", "summaries", "histories"):
-        assert set(keyed[kind]) == runs
-    assert list(keyed["manifests"]) == ["flowers", "mnist"]
-    assert set(keyed["benchmarks"]) == set(conversions(config))
-    assert {variant for variant, _ in conversions(config)} == {"cnn"}
+    names = paths.report_inputs(config)
+    assert names["metrics/cnn/1"] == "results/metrics/cnn/seed1.json"
+    assert names["benchmarks/cnn/onnx"] == "results/bench/cnn/onnx.json"
+    assert names["manifests/flowers"] == "results/data/flowers/manifest.json"
+    assert names["architectures"] == "results/architectures.json"
+    assert names["job_times/train/cnn/seed1"] == "results/benchmarks/train/cnn_seed1.tsv"
+    assert (
+        names["job_records/architectures"] == "results/benchmarks/architectures/architectures.json"
+    )
+    runs = len(config["variants"]) * len(config["seeds"])
+    assert sum(name.startswith("summaries/") for name in names) == runs
+    assert {name for name in names if name.startswith("benchmarks/")} == {
+        f"benchmarks/{variant}/{fmt}" for variant, fmt in paths.conversions(config)
+    }
 
 
 def test_an_empty_convert_list_gives_no_conversion_and_null_gives_all():
     config = validated(tiny_config())
     config["convert"]["variants"] = []
-    assert conversions(config) == [] and report_inputs(config)["benchmarks"] == {}
+    assert paths.conversions(config) == []
+    assert not any(name.startswith("benchmarks/") for name in paths.report_inputs(config))
     config["convert"]["variants"] = None
-    assert {variant for variant, _ in conversions(config)} == set(config["variants"])
+    assert {variant for variant, _ in paths.conversions(config)} == set(config["variants"])
 
 
-def test_staged_pairs_each_key_with_the_file_snakemake_handed_over():
-    keyed = report_inputs(validated(tiny_config()))
-    handed = {kind: [f"/stage/{path}" for path in files.values()] for kind, files in keyed.items()}
-    inputs = staged(keyed, handed)
-    assert inputs["metrics"]["cnn", 1] == "/stage/results/metrics/cnn/seed1.json"
-    assert inputs["benchmarks"]["cnn", "onnx"] == "/stage/results/bench/cnn/onnx.json"
-    with pytest.raises(ValueError):
-        staged(keyed, {**handed, "metrics": handed["metrics"][:-1]})
+def wildcard_names(rule: str, wildcards: str) -> tuple:
+    """A dry run's job ("train", "variant=cnn, seed=0") as paths.jobs names it."""
+    values = dict(re.findall(r"(\w+)=([^,]+)", wildcards))
+    if "seed" in values:
+        values["seed"] = f"seed{values['seed']}"
+    return (rule.removesuffix("_tensorrt"), *values.values())
 
 
-def test_the_rule_and_the_script_list_the_inputs_in_one_order():
-    """The rule lists the config as written, the script gets it canonical: same order needed.
-
-    The default config.yaml names mlp_baseline before cnn; when the two orders differed, the
-    report paired each variant with another's results (the CNN showed the MLP's accuracy).
-    """
+@pytest.mark.workflow
+def test_the_job_list_is_the_dag_snakemake_plans(tmp_path):
+    """Every job a dry run plans has records the report reads, and no other."""
     config = validated(tiny_config())
-    config["convert"]["variants"] = None  # every variant, in the config's order
-    assert list(config["variants"]) != sorted(config["variants"])
-    as_written, as_scripted = report_inputs(config), report_inputs(canonical(config))
-    for kind, entries in as_written.items():
-        assert list(entries.items()) == list(as_scripted[kind].items()), kind
+    config["convert"]["formats"] = ["tflite_fp32", "tensorrt_fp16"]  # TensorRT needs onnx
+    copy_workflow(tmp_path, config)
+    planned = {
+        wildcard_names(rule, wildcards)
+        for rule, wildcards in planned_jobs(tmp_path)
+        if rule not in ("report", "all")
+    }
+    assert planned == set(paths.jobs(config))
+    assert ("convert", "cnn", "onnx") in planned
+    assert {("benchmark", "cnn"), ("benchmark", "cnn", "tensorrt_fp16")} <= planned

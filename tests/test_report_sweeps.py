@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tfedge.report.collect import Run
-from tfedge.report.sweeps import accuracy_interval, sweeps_context
+from tfedge.report.runs import Run
+from tfedge.report.sections.sweeps import accuracy_interval, sweeps_context
 
 from .conftest import tiny_config, validated
 

@@ -1,6 +1,6 @@
 """The whole tiny DAG, by real jobs, with every result in S3 (a local moto server).
 
-Why it exists: the DAG is the only contract (DESIGN.md, decision 11). With a default storage
+Why it exists: the DAG is the only contract (ARCHITECTURE.md §2). With a default storage
 provider a job sees nothing but the inputs Snakemake staged for it and keeps nothing but its
 declared outputs, as on Kubernetes. A script that rebuilds a path from the config, or a file
 written beside a declared output, breaks here first.
@@ -18,8 +18,6 @@ import pytest
 
 from .conftest import BUCKET, s3_client, tiny_config
 from .snakemake_runs import copy_workflow, s3_env, s3_storage, snakemake
-
-pytestmark = [pytest.mark.workflow, pytest.mark.slow, pytest.mark.cluster]
 
 
 def failed_job_log(workdir: Path, stderr: str) -> str:
@@ -46,6 +44,9 @@ def s3_run(tmp_path_factory, s3_endpoint) -> Path:
     return workdir
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
+@pytest.mark.cluster
 def test_report_lands_in_the_bucket(s3_run, s3_endpoint):
     body = s3_client(s3_endpoint).get_object(Bucket=BUCKET, Key="results/report.html")["Body"]
     html = body.read().decode()
@@ -53,6 +54,9 @@ def test_report_lands_in_the_bucket(s3_run, s3_endpoint):
     assert tiny_config()["report"]["title"] in html
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
+@pytest.mark.cluster
 def test_no_job_leaves_an_undeclared_file_behind(s3_run):
     """Snakemake removes the local copies of declared inputs and outputs (logs stay); what
     remains was written beside them, or under results/ directly, and never reached S3."""
@@ -63,6 +67,9 @@ def test_no_job_leaves_an_undeclared_file_behind(s3_run):
     assert [path for path in leftovers if logs not in path.parents] == []
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
+@pytest.mark.cluster
 def test_a_second_run_has_nothing_to_do(s3_run, s3_endpoint):
     result = on_s3(s3_run, s3_endpoint, "--dry-run")
     assert result.returncode == 0, result.stderr[-5000:]

@@ -22,12 +22,15 @@ from .snakemake_runs import import_blocker
 
 HEAVY = ["tensorflow", "tf_keras", "keras", "tensorflow_hub", "onnxruntime", "onnx", "tf2onnx",
          "ai_edge_litert", "sklearn", "tensorrt"]  # fmt: skip
-# Runs scripts/<argv[1]> with a stand-in ``snakemake`` object built from the JSON in argv[2].
+# Runs scripts/<argv[1]> with a stand-in ``snakemake`` object built from the JSON in argv[2]:
+# named files as Snakemake's own lists of them, the rest as attributes.
 RUN_ADAPTER = """
 import json, runpy, sys
 from types import SimpleNamespace as NS
+from snakemake.iocontainers import Namedlist
 spec = json.loads(sys.argv[2])
 smk = NS(**{key: NS(**value) if isinstance(value, dict) else value for key, value in spec.items()})
+smk.input, smk.output = Namedlist(fromdict=spec["input"]), Namedlist(fromdict=spec["output"])
 runpy.run_path(sys.argv[1], init_globals={"snakemake": smk})
 """
 
@@ -37,10 +40,11 @@ def run_adapter(script: str, spec: dict, env: dict) -> subprocess.CompletedProce
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
-def job(folder: Path, name: str, inputs: dict, output: str) -> dict:
+def job(folder: Path, name: str, inputs: dict, outputs: dict) -> dict:
     return {
+        "rule": name,
         "input": inputs,
-        "output": [output],
+        "output": outputs,
         "log": [str(folder / f"{name}.log")],
         "params": {"settings": {"tensorrt": {"max_batch": 32, "opt_batch": 8}}},
         "wildcards": {"variant": "cnn", "format": "tensorrt_fp16"},
@@ -57,16 +61,26 @@ def test_tensorrt_conversion_and_benchmark_skip_without_heavy_imports(tmp_path, 
     write_json(tmp_path / "onnx" / RECORD, {"variant": "cnn", "format": "onnx", "status": "ok"})
     converted = str(tmp_path / "tensorrt_fp16")
     inputs = {"source": str(tmp_path / "onnx"), "manifest": "missing/manifest.json"}
-    conversion = run_adapter("convert.py", job(tmp_path, "convert", inputs, converted), blocked)
+    outputs = {"folder": converted, "job": str(tmp_path / "convert.json")}
+    conversion = run_adapter("convert.py", job(tmp_path, "convert", inputs, outputs), blocked)
     assert conversion.returncode == 0, (tmp_path / "convert.log").read_text()
     record = read_json(Path(converted) / RECORD)
     assert record["status"] == "skipped"
     assert record["reason"].startswith("tensorrt not importable")
     assert [path.name for path in Path(converted).iterdir()] == [RECORD]
+    assert read_json(tmp_path / "convert.json") == {
+        "rule": "convert", "inputs": sorted(["missing/manifest.json", str(tmp_path / "onnx")]),
+        "outputs": sorted([converted, str(tmp_path / "convert.json")]),
+    }  # fmt: skip
 
-    inputs = {"converted": [converted], "manifest": "missing", "reference": "missing.npz"}
+    inputs = {
+        "converted/tensorrt_fp16": converted,
+        "manifest": "missing",
+        "reference": "missing.npz",
+    }
     bench_path = str(tmp_path / "bench.json")
-    bench = run_adapter("benchmark.py", job(tmp_path, "benchmark", inputs, bench_path), blocked)
+    spec = job(tmp_path, "benchmark_tensorrt", inputs, {"bench": bench_path})
+    bench = run_adapter("benchmark.py", spec, blocked)
     assert bench.returncode == 0, (tmp_path / "benchmark.log").read_text()
     assert read_json(bench_path) == {
         "variant": "cnn", "format": "tensorrt_fp16", "status": "skipped",
@@ -79,7 +93,7 @@ def test_the_blocker_stops_a_job_that_needs_tensorflow(tmp_path, blocked):
     converted = str(tmp_path / "tflite_fp32")
     write_json(tmp_path / "train.json", {"variant": "cnn", "seed": 0, "files": {}})
     inputs = {"source": str(tmp_path / "savedmodel"), "manifest": "missing/manifest.json"}
-    spec = job(tmp_path, "convert", inputs, converted)
+    spec = job(tmp_path, "convert", inputs, {"folder": converted})
     spec["wildcards"]["format"] = "tflite_fp32"
     assert run_adapter("convert.py", spec, blocked).returncode == 0
     record = read_json(Path(converted) / RECORD)
@@ -92,7 +106,7 @@ def test_the_job_context_limits_tensorflow_without_importing_it(tmp_path):
         "import os, sys\n"
         "from types import SimpleNamespace\n"
         "from tfedge.job import job\n"
-        "with job(SimpleNamespace(threads=1, log=[sys.argv[1]])):\n"
+        "with job(SimpleNamespace(threads=1, log=[sys.argv[1]], output=[])):\n"
         "    imported = 'tensorflow' in sys.modules\n"
         "    from tfedge.keras_env import tf\n"
         "    tf.matmul(tf.ones((64, 64)), tf.ones((64, 64))).numpy()\n"

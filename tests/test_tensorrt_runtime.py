@@ -1,17 +1,21 @@
 """TensorRT without a GPU: the image check, and how the engine code picks tensors and fails.
 
 The engine API is faked here with objects that answer the same calls; the real calls are
-type-checked against NVIDIA's stubs (tests/test_convert.py) and run in the GPU images.
+type-checked against NVIDIA's stubs (below) and run in the GPU images.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
 from tfedge.convert import tensorrt
+
+from .conftest import ROOT
 
 
 @pytest.mark.parametrize("version", ["10.3.0", "10.11.0.33", "10.16.1", "11.0.0"])
@@ -163,3 +167,34 @@ def test_profile_refusals_are_errors_naming_the_input_and_the_settings(monkeypat
         add_profile(monkeypatch, FakeProfile(refusal=None, valid=False))
     with pytest.raises(RuntimeError, match="is invalid"):
         add_profile(monkeypatch, FakeProfile(refusal=None, valid=True), index=-1)
+
+
+def test_profile_shapes():
+    shapes = tensorrt.profile_shapes((224, 224, 3), opt_batch=8, max_batch=32)
+    assert shapes.minimum == (1, 224, 224, 3) and shapes.optimum[0] == 8 and shapes.maximum[0] == 32
+    with pytest.raises(ValueError, match="opt_batch"):
+        tensorrt.profile_shapes((28, 28, 1), opt_batch=64, max_batch=32)
+
+
+def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
+    from .stub_repair import repaired_copy
+
+    site_packages = Path(next(p for p in sys.path if p.endswith("site-packages")))
+    if not (site_packages / "tensorrt_bindings" / "tensorrt.pyi").exists():
+        pytest.fail("tensorrt-stubs is not installed (make installs it with --no-deps)")
+    stubs = repaired_copy(site_packages, tmp_path / "stubs")
+    source = ROOT / "src" / "tfedge" / "convert" / "tensorrt.py"
+    broken = tmp_path / "broken" / "tensorrt_check.py"
+    broken.parent.mkdir()
+    broken.write_text(source.read_text().replace(".create_network(", ".create_netwrk("))
+
+    def mypy(target: Path) -> subprocess.CompletedProcess:
+        command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
+                   "--follow-imports=silent", str(target)]  # fmt: skip
+        env = {"MYPYPATH": str(stubs), "PATH": ""}
+        return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
+
+    clean = mypy(source)
+    assert clean.returncode == 0, clean.stdout
+    caught = mypy(broken)
+    assert caught.returncode != 0 and "create_netwrk" in caught.stdout

@@ -138,28 +138,28 @@ def benchmark_one(
 
 
 def benchmark(
-    converted: list[str],
-    output_paths: list[str],
+    converted: dict[str, str],
+    outputs: dict[str, str],
     manifest_path: str,
     reference_predictions: str,
     settings: dict,
     threads: int,
     clock: Clock = time.perf_counter,
-) -> list[dict]:
-    """Benchmark each folder of ``converted`` into the output path at the same position.
+) -> dict[str, dict]:
+    """Benchmark each format's converted folder into its output, both keyed by format.
 
     The test split is decoded once for all of them, and only when one of them can run: a
     format skipped here (TensorRT without a GPU) records its reason without TensorFlow.
     """
-    folders = [Path(folder) for folder in converted]
-    records = [read_json(folder / RECORD) for folder in folders]
+    records = {fmt: read_json(Path(folder) / RECORD) for fmt, folder in converted.items()}
     batches, reference = [], {}
-    if any(record["status"] == "ok" for record in records):
+    if any(record["status"] == "ok" for record in records.values()):
         batches = test_split_batches(manifest_path, settings["throughput_batch"])
         with np.load(reference_predictions) as predictions:
             reference = {key: predictions[key] for key in ("labels", "predicted")}
-    results = []
-    for folder, record, output_path in zip(folders, records, output_paths, strict=True):
-        results.append(benchmark_one(folder, record, batches, reference, settings, threads, clock))
-        write_json(output_path, results[-1])
+    results = {}
+    for fmt, record in records.items():
+        folder = Path(converted[fmt])
+        results[fmt] = benchmark_one(folder, record, batches, reference, settings, threads, clock)
+        write_json(outputs[fmt], results[fmt])
     return results

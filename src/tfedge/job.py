@@ -17,7 +17,11 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from tfedge.files import write_json
+from tfedge.paths import RESULTS
+
 CPU_MEMORY_LIMIT = "TF_CPU_BFC_MEM_LIMIT_IN_MB"
+RESULTS_FOLDER = f"{RESULTS}/"
 
 
 def inter_op_threads(threads: int) -> int:
@@ -80,10 +84,29 @@ def logged_to(path: str) -> Iterator[None]:
                 os.close(descriptor)
 
 
+def results_path(path: str) -> str:
+    """A file as the workflow names it, ``results/…``, also where storage staged it elsewhere."""
+    start = path.find(RESULTS_FOLDER)
+    return path[start:] if start >= 0 else path
+
+
+def job_record(snakemake: Any) -> dict:
+    """What the job read and wrote, as its rule declares: the report's longest chain of jobs
+    follows these, so it never restates the DAG."""
+    return {
+        "rule": snakemake.rule,
+        "inputs": sorted({results_path(str(path)) for path in snakemake.input}),
+        "outputs": sorted({results_path(str(path)) for path in snakemake.output}),
+    }
+
+
 @contextlib.contextmanager
 def job(snakemake: Any, memory_mb: int | None = None) -> Iterator[None]:
-    """Set up the job Snakemake hands a script: its threads, memory cap and log."""
+    """Set up the job Snakemake hands a script: its threads, memory cap and log; when it
+    succeeds, write its record (the rule's output named ``job``)."""
     limit_threads(snakemake.threads)
     limit_memory(memory_mb)
     with logged_to(snakemake.log[0]):
         yield
+        if hasattr(snakemake.output, "job"):
+            write_json(snakemake.output.job, job_record(snakemake))

@@ -1,6 +1,6 @@
 """The one place TensorFlow and Keras are imported.
 
-DESIGN decision 1: tfedge uses Keras 2 (``tf_keras``) because TF Hub's ``KerasLayer`` and
+ARCHITECTURE.md §4: tfedge uses Keras 2 (``tf_keras``) because TF Hub's ``KerasLayer`` and
 tf2onnx do not work with Keras 3. ``TF_USE_LEGACY_KERAS`` must be set before TensorFlow is
 first imported, so every module that needs TF imports it from here.
 """

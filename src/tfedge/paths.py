@@ -1,17 +1,14 @@
 """Where every artefact lives under results/.
 
-The Snakemake rules and the report collector both use these functions, so the layout is
+The Snakemake rules and the library both use these functions, so the layout is
 written down once. Pure string functions: imported at parse time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 from tfedge.formats import FORMATS, TRAINED_MODEL
 
 RESULTS = "results"
-SPLITS = ("train", "validation", "test")
 
 
 def data_dir(dataset: str) -> str:
@@ -109,67 +106,61 @@ def benchmark_job(variant: str, fmt: str) -> tuple:
     return ("benchmark", variant, fmt)
 
 
-def jobs(config: dict) -> dict[tuple, list[tuple]]:
-    """Every job the report depends on, as (rule, *names), with the jobs it waits for.
+def conversion_job(variant: str, fmt: str) -> tuple:
+    return ("convert", variant, fmt)
 
-    The names are those of its benchmark file (``job_benchmark``), e.g. ("train", "cnn",
-    "seed0").
 
-    The dependencies are those the rules declare; tfedge.report.job_times walks them to
-    find the longest chain. TensorRT jobs carry the names of the rules they share a
-    pattern with (convert, benchmark); one benchmark job times all of a variant's CPU
-    formats (``timed_together``).
+def jobs(config: dict) -> list[tuple]:
+    """Every job the report depends on, as (rule, *names): the names of its records.
+
+    TensorRT jobs carry the names of the rules they share a pattern with (convert,
+    benchmark); one benchmark job times all of a variant's CPU formats (``timed_together``),
+    and a format is converted whether listed or not when a listed one builds on it.
+    Which job waits for which is not written here: each job records what it read and wrote
+    (``job_record``), and the report follows those.
     """
-    variants, seeds = config["variants"], [f"seed{seed}" for seed in config["seeds"]]
-    graph: dict[tuple, list[tuple]] = {("architectures",): []}
-    for dataset in sorted({variant["dataset"] for variant in variants.values()}):
-        graph[("prepare_data", dataset)] = []
-    for name, variant in variants.items():
-        parent = variant.get("init_from")
-        for seed in seeds:
-            needs = [("prepare_data", variant["dataset"])]
-            graph[("train", name, seed)] = needs + ([("train", parent, seed)] if parent else [])
-            graph[("evaluate", name, seed)] = [("train", name, seed), *needs]
+    seeds = [f"seed{seed}" for seed in config["seeds"]]
+    found = [("architectures",)]
+    datasets = sorted({variant["dataset"] for variant in config["variants"].values()})
+    found += [("prepare_data", dataset) for dataset in datasets]
+    for name in config["variants"]:
+        found += [(rule, name, seed) for rule in ("train", "evaluate") for seed in seeds]
     for variant, fmt in conversions(config):
-        needs = graph.setdefault(benchmark_job(variant, fmt), [("evaluate", variant, seeds[0])])
-        needs.append(("convert", variant, fmt))
-        while ("convert", variant, fmt) not in graph:  # and what it builds on, listed or not
-            built_from = FORMATS[fmt].built_from
-            if built_from == TRAINED_MODEL:
-                graph[("convert", variant, fmt)] = [("train", variant, seeds[0])]
-            else:
-                graph[("convert", variant, fmt)] = [("convert", variant, built_from)]
-                fmt = built_from
-    return graph
+        built = fmt
+        while built != TRAINED_MODEL and conversion_job(variant, built) not in found:
+            found.append(conversion_job(variant, built))
+            built = FORMATS[built].built_from
+        if benchmark_job(variant, fmt) not in found:
+            found.append(benchmark_job(variant, fmt))
+    return found
 
 
-def report_inputs(config: dict) -> dict[str, dict]:
-    """Every result the report reads: kind → {key: path}, for the rule and the script alike.
+def job_record(rule: str, *names: object) -> str:
+    """What one job read and wrote (tfedge.job writes it), beside its benchmark record."""
+    return job_benchmark(rule, *names).removesuffix(".tsv") + ".json"
 
-    The rule declares the paths; the report script pairs the same keys with the paths
-    Snakemake hands it (``staged``), which differ from these on remote storage, so neither
-    side rebuilds a path on its own. That pairing goes by position, and the rule sees the
-    config as written while the script gets it canonical (keys sorted), so each kind is
-    listed in key order: the same for any order of the config's keys.
-    """
+
+def input_name(kind: str, *key: object) -> str:
+    """The name the report rule gives one of its inputs: ``metrics/cnn/0``, ``architectures``."""
+    return "/".join([kind, *map(str, key)])
+
+
+def report_inputs(config: dict) -> dict[str, str]:
+    """Every result the report reads, by name (``input_name``): the rule declares them so and
+    Snakemake hands the script the same names, staged, so neither side pairs by position."""
     runs = [(variant, seed) for variant in config["variants"] for seed in config["seeds"]]
     datasets = sorted({variant["dataset"] for variant in config["variants"].values()})
-    keyed = {
+    kinds = {
         "metrics": {run: metrics(*run) for run in runs},
         "predictions": {run: predictions(*run) for run in runs},
         "summaries": {run: model_file(*run, "train.json") for run in runs},
         "histories": {run: model_file(*run, "history.csv") for run in runs},
-        "manifests": {dataset: manifest(dataset) for dataset in datasets},
+        "manifests": {(dataset,): manifest(dataset) for dataset in datasets},
         "benchmarks": {conversion: bench(*conversion) for conversion in conversions(config)},
-        "architectures": {"architectures": architectures()},
+        "architectures": {(): architectures()},
         "job_times": {job: job_benchmark(*job) for job in jobs(config)},
+        "job_records": {job: job_record(*job) for job in jobs(config)},
     }
-    return {kind: dict(sorted(entries.items())) for kind, entries in keyed.items()}
-
-
-def staged(keyed: dict[str, dict], files: Mapping[str, Sequence[str]]) -> dict[str, dict]:
-    """``report_inputs`` with each path replaced by the file Snakemake staged for it.
-
-    ``files`` holds, per kind, the job's input files in the order the rule declared them.
-    """
-    return {kind: dict(zip(entries, files[kind], strict=True)) for kind, entries in keyed.items()}
+    return {
+        input_name(kind, *key): path for kind, files in kinds.items() for key, path in files.items()
+    }

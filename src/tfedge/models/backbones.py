@@ -1,6 +1,6 @@
 """Pretrained feature extractors by config name, and how ``source: auto`` picks one.
 
-Three sources (DESIGN decision 6):
+Three sources (ARCHITECTURE.md §7):
 
 - ``hub``: a TF Hub handle or a local SavedModel folder through ``hub.KerasLayer``; by default
   the tutorial's MobileNetV2 feature vector.

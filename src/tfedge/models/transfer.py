@@ -4,7 +4,7 @@ The model is ``inputs in [0, 1] → backbone (its own input scaling inside) → 
 backbone is always called in inference mode, so its batch-normalisation statistics stay the
 ImageNet ones even while fine-tuning (the Keras transfer-learning guide's advice). The head is a
 model of its own so that a frozen backbone can be run once and the head trained on the cached
-features (DESIGN decision 7).
+features (ARCHITECTURE.md §7).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import jinja2
+from markupsafe import Markup
 
 
 def percent(value: float | None, digits: int = 2) -> str:
@@ -40,6 +41,21 @@ def environment(template_dir: str | Path) -> jinja2.Environment:
     return env
 
 
-def render_report(template_path: str | Path, context: dict) -> str:
+def render_report(template_path: str | Path, title: str, provenance: dict, sections: list) -> str:
+    """The page: each section rendered from its own template and numbers, then laid out in order.
+
+    ``sections`` are tfedge.report.sections.Section; their templates lie in ``sections/`` beside
+    the page's.
+    """
     template_path = Path(template_path)
-    return environment(template_path.parent).get_template(template_path.name).render(**context)
+    env = environment(template_path.parent)
+    rendered = [
+        {
+            "id": section.id,
+            "title": section.title,
+            "html": Markup(env.get_template(section.template).render(**section.context)),
+        }
+        for section in sections
+    ]
+    page = env.get_template(template_path.name)
+    return page.render(title=title, provenance=provenance, sections=rendered)

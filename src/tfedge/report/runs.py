@@ -1,7 +1,7 @@
 """One trained run as the report sees it, and the test that compares two variants' runs.
 
-Shared by the accuracy table (tfedge.report.collect) and the sweeps' curves
-(tfedge.report.sweeps), so both call a variant better by the same rule.
+Shared by the accuracy table (tfedge.report.sections.accuracy) and the sweeps' curves
+(tfedge.report.sections.sweeps), so both call a variant better by the same rule.
 """
 
 from __future__ import annotations

@@ -1,9 +1,11 @@
-"""Where a run's time went: Snakemake's ``benchmark:`` record of every job, by rule and chain.
+"""Where the time went: Snakemake's ``benchmark:`` record of every job, by rule and chain.
 
 Each rule writes one record per job (tfedge.paths.job_benchmark): wall seconds, peak
 resident memory and CPU seconds, measured by Snakemake around the job's process. The
-report shows them per rule and per job, their sum (the time at ``--cores 1``), and the
-longest chain of jobs that wait for each other (the time no number of cores can beat).
+section shows them per rule and per job, their sum (the time at ``--cores 1``), and the
+longest chain of jobs that wait for each other (the time no number of cores can beat). Which
+job waits for which comes from what each job declared it read and wrote (its job record,
+tfedge.job), so the chain follows the rules as they are, whatever rule is added.
 """
 
 from __future__ import annotations
@@ -14,7 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from tfedge.formats import FORMATS
+from tfedge.files import read_json
+from tfedge.report.results import Results
+
+ID = "job-times"
+TITLE = "Where the time went"
+READS = ("job_times", "job_records")
 
 
 def read_record(path: str | Path) -> dict:
@@ -28,16 +35,13 @@ def read_record(path: str | Path) -> dict:
     return {"seconds": number("s"), "peak_mb": number("max_rss"), "cpu_seconds": number("cpu_time")}
 
 
-def rule_of(job: tuple) -> str:
-    """The rule that ran ``job``; TensorRT formats have rules of their own."""
-    rule = job[0]
-    if rule in ("convert", "benchmark") and len(job) == 3 and FORMATS[job[2]].needs_gpu:
-        return f"{rule}_tensorrt"
-    return rule
-
-
-def label(job: tuple) -> str:
-    return " ".join(map(str, job[1:])) or job[0]
+def waits_for(records: dict[tuple, dict]) -> dict[tuple, list[tuple]]:
+    """Job → the jobs that wrote a file it read, from every job's record of its files."""
+    made_by = {path: job for job, record in records.items() for path in record["outputs"]}
+    return {
+        job: sorted({made_by[path] for path in record["inputs"] if path in made_by} - {job})
+        for job, record in records.items()
+    }
 
 
 def longest_chain(graph: dict[tuple, list[tuple]], seconds: dict[tuple, float]) -> list[tuple]:
@@ -51,6 +55,10 @@ def longest_chain(graph: dict[tuple, list[tuple]], seconds: dict[tuple, float]) 
     while graph[chain[-1]]:
         chain.append(max(graph[chain[-1]], key=finish))
     return chain[::-1]
+
+
+def label(job: tuple) -> str:
+    return " ".join(job[1:]) or job[0]
 
 
 def by_rule(jobs: list[dict]) -> list[dict]:
@@ -72,16 +80,19 @@ def by_rule(jobs: list[dict]) -> list[dict]:
     return sorted(rows, key=lambda row: -row["seconds"])
 
 
-def job_times_context(graph: dict[tuple, list[tuple]], files: dict[tuple, str]) -> dict:
-    """The report's "where the time went" section from the benchmark record of every job."""
-    records = {job: read_record(files[job]) for job in graph}
-    jobs = [{"rule": rule_of(job), "job": label(job), **record} for job, record in records.items()]
-    chain = longest_chain(graph, {job: record["seconds"] or 0.0 for job, record in records.items()})
+def context(results: Results) -> dict:
+    keys = results.keys("job_times")
+    times = {job: read_record(results.path("job_times", *job)) for job in keys}
+    declared = {job: read_json(results.path("job_records", *job)) for job in keys}
+    jobs = {job: {"rule": declared[job]["rule"], "job": label(job), **times[job]} for job in keys}
+    chain = longest_chain(
+        waits_for(declared), {job: t["seconds"] or 0.0 for job, t in times.items()}
+    )
     return {
-        "rules": by_rule(jobs),
-        "jobs": sorted(jobs, key=lambda job: -(job["seconds"] or 0.0)),
-        "total_seconds": sum(job["seconds"] or 0.0 for job in jobs),
-        "peak_mb": max((job["peak_mb"] or 0.0 for job in jobs), default=0.0),
-        "chain": [{"rule": rule_of(job), "job": label(job), **records[job]} for job in chain],
-        "chain_seconds": sum(records[job]["seconds"] or 0.0 for job in chain),
+        "rules": by_rule(list(jobs.values())),
+        "jobs": sorted(jobs.values(), key=lambda job: (-(job["seconds"] or 0.0), job["rule"])),
+        "total_seconds": sum(job["seconds"] or 0.0 for job in jobs.values()),
+        "peak_mb": max((job["peak_mb"] or 0.0 for job in jobs.values()), default=0.0),
+        "chain": [jobs[job] for job in chain],
+        "chain_seconds": sum(times[job]["seconds"] or 0.0 for job in chain),
     }

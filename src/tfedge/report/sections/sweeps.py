@@ -1,4 +1,4 @@
-"""The sweeps as curves: what changing one setting did, point by point, in numbers and words.
+"""Sweeps: what changing one setting did, point by point, in numbers, curves and words.
 
 Two sweeps answer the homework's suggestions directly and get a curve and a sentence each:
 ``unfreeze_from`` on a fine-tuning variant (how much of the backbone to train; its frozen
@@ -14,7 +14,12 @@ import statistics
 from scipy.stats import t as student_t
 
 from tfedge.report import plots
+from tfedge.report.results import Results
 from tfedge.report.runs import compare_runs
+
+ID = "sweeps"
+TITLE = "Sweeps: what one setting changes"
+READS = ("metrics", "predictions", "summaries")
 
 FROZEN = "frozen"
 CONFIDENCE = 0.95
@@ -215,3 +220,9 @@ def sweeps_context(config: dict, runs: dict, alpha: float) -> list[dict]:
         else:
             sections.append(other_sweep(base, sweep, runs, alpha))
     return sections
+
+
+def context(results: Results) -> dict | None:
+    """None without a sweep: the section is left out."""
+    sweeps = sweeps_context(results.config, results.runs, results.alpha)
+    return {"sweeps": sweeps, "seeds": results.seeds} if sweeps else None

@@ -1,4 +1,5 @@
-"""Where and with what a report was made: packages, machine, git commit, config hash, date."""
+"""Environment: where and with what the report was made (packages, machine, git commit, config
+hash, date), and the TensorFlow the training jobs ran, which may differ from the report job's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,13 @@ import os
 import platform
 import subprocess
 from importlib import metadata
+
+from tfedge.config import config_hash
+from tfedge.report.results import Results
+
+ID = "environment"
+TITLE = "Environment"
+READS = ("summaries",)
 
 PACKAGES = (
     "tensorflow",
@@ -60,7 +68,7 @@ def git_commit() -> str:
     return commit + ("-dirty" if dirty else "")
 
 
-def provenance(config_hash: str) -> dict:
+def _provenance(results: Results) -> dict:
     return {
         "generated": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
@@ -68,6 +76,20 @@ def provenance(config_hash: str) -> dict:
         "cpu": cpu_model(),
         "cores": os.cpu_count(),
         "git_commit": git_commit(),
-        "config_hash": config_hash,
+        "config_hash": config_hash(results.config),
         "packages": package_versions(),
+    }
+
+
+def provenance(results: Results) -> dict:
+    """Made once: the page's header line shows it too."""
+    return results.once("provenance", _provenance)
+
+
+def context(results: Results) -> dict:
+    return {
+        "provenance": provenance(results),
+        "training_tensorflow": sorted(
+            {run.summary["tensorflow"] for runs in results.runs.values() for run in runs}
+        ),
     }

@@ -1,0 +1,285 @@
+"""What a plan reruns after an edit, a deletion or damage in a finished tiny run, and only that."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tfedge.formats import FORMATS
+
+from .conftest import ROOT, TINY_CONFIG, validated
+from .snakemake_runs import (
+    copy_workflow,
+    dry_run,
+    job_blocks,
+    planned_jobs,
+    snakemake,
+)
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_up_to_date_tree_plans_nothing(tiny_run):
+    assert "Nothing to be done" in dry_run(tiny_run)
+    assert planned_jobs(tiny_run) == set()
+
+
+def plan_with_config(tiny_run: Path, tmp_path: Path, config_text: str) -> set[tuple[str, str]]:
+    """The jobs ``snakemake -n report`` plans in a new copy of the finished run with this config."""
+    edited = Path(tempfile.mkdtemp(prefix="edited", dir=tmp_path))
+    shutil.copytree(tiny_run, edited, symlinks=True, dirs_exist_ok=True)
+    (edited / "config.yaml").write_text(config_text)
+    return planned_jobs(edited)
+
+
+def plan_after_edit(tiny_run: Path, tmp_path: Path, edit) -> set[tuple[str, str]]:
+    """The jobs ``snakemake -n report`` plans in a copy of the finished run after ``edit``."""
+    config = yaml.safe_load((tiny_run / "config.yaml").read_text())
+    edit(config)
+    return plan_with_config(tiny_run, tmp_path, yaml.safe_dump(config))
+
+
+def reversed_keys(value):
+    """``value`` with every mapping's keys in reverse order."""
+    if isinstance(value, dict):
+        return {key: reversed_keys(value[key]) for key in reversed(list(value))}
+    return value
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_reordering_every_key_reruns_nothing(tiny_run, tmp_path):
+    config = reversed_keys(yaml.safe_load((tiny_run / "config.yaml").read_text()))
+    assert plan_with_config(tiny_run, tmp_path, yaml.safe_dump(config, sort_keys=False)) == set()
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_the_hand_written_config_and_its_sorted_round_trip_plan_the_same(tiny_run, tmp_path):
+    """The run was made from the config in its written order; sorted keys, or the file with
+    its comments, rerun nothing."""
+    written = (tiny_run / "config.yaml").read_text()
+    sorted_keys = yaml.safe_dump(yaml.safe_load(written))
+    assert sorted_keys != written != TINY_CONFIG.read_text()
+    assert plan_with_config(tiny_run, tmp_path, sorted_keys) == set()
+    assert plan_with_config(tiny_run, tmp_path, TINY_CONFIG.read_text()) == set()
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_writing_defaults_out_reruns_nothing(tiny_run, tmp_path):
+    def explicit_defaults(config):
+        config["variants"]["cnn"]["learning_rate"] = 0.001
+        config["datasets"]["mnist"]["validation_fraction"] = 0.1
+        config["convert"]["tolerance"] = 0.01
+        config["backbones"]["lite"]["probe_timeout_s"] = 3
+
+    assert plan_after_edit(tiny_run, tmp_path, explicit_defaults) == set()
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_deleted_converted_model_is_converted_again(tiny_run, tmp_path):
+    edited = tmp_path / "edited"
+    shutil.copytree(tiny_run, edited, symlinks=True)
+    shutil.rmtree(edited / "results/converted/cnn/tflite_fp32")
+    assert set(job_blocks(dry_run(edited, target="all"))) == {
+        ("convert", "variant=cnn, format=tflite_fp32"),
+        ("benchmark", "variant=cnn"),
+        ("report", ""),
+        ("all", ""),
+    }
+
+
+def copy_of(tiny_run: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(tiny_run, tempfile.mkdtemp(dir=tmp_path), dirs_exist_ok=True))
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_file_deleted_inside_a_converted_folder_is_made_again(tiny_run, tmp_path):
+    edited = copy_of(tiny_run, tmp_path)
+    (edited / "results/converted/cnn/onnx/model.onnx").unlink()
+    output = dry_run(edited, target="all")
+    assert "results/converted/cnn/onnx is damaged (model.onnx is missing)" in output
+    assert (
+        "convert",
+        "variant=cnn, format=onnx",
+    ) in job_blocks(output)
+    built_on_onnx = {
+        f"variant=cnn, format={f}"
+        for f, row in FORMATS.items()
+        if row.family in ("onnx", "tensorrt")
+    }
+    planned = set(job_blocks(output))
+    assert {("convert", w) for w in built_on_onnx if "tensorrt" not in w} <= planned
+    assert ("benchmark", "variant=cnn") in planned and ("report", "") in planned
+    assert ("convert", "variant=cnn, format=tflite_fp32") not in planned
+    damaged = list((edited / "results" / ".damaged").rglob("conversion.json"))
+    assert [path.parent.name for path in damaged] == ["onnx"]  # kept for a look
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_truncated_trained_model_is_trained_again(tiny_run, tmp_path):
+    edited = copy_of(tiny_run, tmp_path)
+    model = edited / "results/models/frozen/seed0/model.keras"
+    model.write_bytes(model.read_bytes()[:1000])
+    output = dry_run(edited)
+    assert "results/models/frozen/seed0/train.json is damaged (model.keras has 1000 bytes" in output
+    trained = {wildcards for rule, wildcards in job_blocks(output) if rule == "train"}
+    assert trained == {"variant=frozen, seed=0", "variant=finetuned, seed=0"}
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_fine_tuned_job_names_a_damaged_parent_and_the_fix(tiny_run, tmp_path):
+    edited = copy_of(tiny_run, tmp_path)
+    parent = edited / "results/models/frozen/seed0/model.keras"
+    parent.write_bytes(parent.read_bytes()[:-1] + b"!")  # same size: planning cannot tell
+    result = snakemake(
+        edited, "--cores", "2", "--forcerun", "results/models/finetuned/seed0/model.keras",
+        "results/models/finetuned/seed0/train.json",
+    )  # fmt: skip
+    assert result.returncode != 0
+    log = (edited / "results/logs/train/finetuned_seed0.log").read_text()
+    assert "results/models/frozen/seed0 is damaged: model.keras has changed" in log
+    assert "snakemake report --forcerun results/models/frozen/seed0/model.keras" in log
+
+
+def library_copy(tmp_path: Path, edit=None) -> dict:
+    """An environment whose tfedge is a copy of the package, edited by ``edit(folder)``."""
+    library = tmp_path / "library"
+    shutil.copytree(ROOT / "src" / "tfedge", library / "tfedge")
+    if edit:
+        edit(library / "tfedge")
+    return {**os.environ, "PYTHONPATH": str(library)}
+
+
+def replace_in(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_library_change_reruns_the_jobs_that_run_it(tiny_run, tmp_path):
+    def new_optimizer(package):
+        replace_in(
+            package / "train_attempt.py",
+            "keras.optimizers.Adam(rate)",
+            "keras.optimizers.Adam(rate, epsilon=1e-6)",
+        )
+
+    planned = planned_jobs(tiny_run, env=library_copy(tmp_path, new_optimizer))
+    rules = {rule for rule, _ in planned}
+    trained = {wildcards for rule, wildcards in planned if rule == "train"}
+    config = validated(yaml.safe_load((tiny_run / "config.yaml").read_text()))
+    assert len(trained) == len(config["variants"]) * len(config["seeds"])
+    assert "prepare_data" not in rules and "architectures" not in rules
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_docstring_or_comment_change_reruns_nothing(tiny_run, tmp_path):
+    def reworded(package):
+        replace_in(package / "train.py", '"""The train job:', '"""The train job, reworded:')
+        replace_in(package / "bench.py", "\ndef ", "\n# a new comment\ndef ")
+
+    assert planned_jobs(tiny_run, env=library_copy(tmp_path, reworded)) == set()
+
+
+def test_an_empty_convert_list_plans_no_conversion(tmp_path):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["convert"]["variants"] = []
+    rules = {rule for rule, _ in planned_jobs(copy_workflow(tmp_path, config))}
+    assert rules == {"prepare_data", "train", "evaluate", "architectures", "report"}
+
+
+def test_tensorrt_formats_alone_plan_no_cpu_benchmark_job(tmp_path):
+    """The per-variant benchmark rule exists only when some CPU format is asked for."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["convert"]["formats"] = ["tensorrt_fp16"]
+    jobs = planned_jobs(copy_workflow(tmp_path, config))
+    variants = config["convert"]["variants"]
+    assert {job for job in jobs if job[0].startswith(("convert", "benchmark"))} == {
+        *(("convert", f"variant={variant}, format=onnx") for variant in variants),
+        *(("convert", f"variant={variant}, format=onnx_fp16") for variant in variants),
+        *(("convert_tensorrt", f"variant={variant}, format=tensorrt_fp16") for variant in variants),
+        *(
+            ("benchmark_tensorrt", f"variant={variant}, format=tensorrt_fp16")
+            for variant in variants
+        ),
+    }
+
+
+def conversion_jobs(rule: str) -> set[tuple[str, str]]:
+    """Jobs of ``rule`` (convert or benchmark) for the tiny config; TensorRT has its own rules.
+
+    Convert has a job per format; benchmark one per variant for all its CPU formats.
+    """
+    config = validated(yaml.safe_load(TINY_CONFIG.read_text()))
+    jobs = set()
+    for variant in config["convert"]["variants"]:
+        for fmt in config["convert"]["formats"]:
+            if FORMATS[fmt].needs_gpu:
+                jobs.add((f"{rule}_tensorrt", f"variant={variant}, format={fmt}"))
+            elif rule == "convert":
+                jobs.add((rule, f"variant={variant}, format={fmt}"))
+            else:
+                jobs.add((rule, f"variant={variant}"))
+    return jobs
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_editing_one_variant_reruns_only_its_chain_and_the_report(tiny_run, tmp_path):
+    def more_cnn_epochs(config):
+        config["variants"]["cnn"]["epochs"] += 1
+
+    seeds = yaml.safe_load(TINY_CONFIG.read_text())["seeds"]
+    expected = {("train", f"variant=cnn, seed={seed}") for seed in seeds}
+    expected |= {("evaluate", f"variant=cnn, seed={seed}") for seed in seeds}
+    expected |= conversion_jobs("convert") | conversion_jobs("benchmark") | {("report", "")}
+    assert plan_after_edit(tiny_run, tmp_path, more_cnn_epochs) == expected
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_editing_one_sweep_value_reruns_only_that_point_and_the_report(tiny_run, tmp_path):
+    def another_batch_size(config):
+        config["variants"]["mlp_batch"]["batch_size"] = [16, 128]
+
+    seeds = yaml.safe_load(TINY_CONFIG.read_text())["seeds"]
+    expected = {
+        (rule, f"variant=mlp_batch_batch_size_128, seed={seed}")
+        for rule in ("train", "evaluate")
+        for seed in seeds
+    }
+    assert plan_after_edit(tiny_run, tmp_path, another_batch_size) == expected | {("report", "")}
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_editing_a_benchmark_setting_reruns_only_benchmarks_and_the_report(tiny_run, tmp_path):
+    def more_repeats(config):
+        config["benchmark"]["repeats"] += 1
+
+    expected = conversion_jobs("benchmark") | {("report", "")}
+    assert plan_after_edit(tiny_run, tmp_path, more_repeats) == expected
+
+
+def test_bad_config_stops_snakemake_before_any_job(tmp_path):
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["variants"]["cnn"]["epochs"] = 0
+    workdir = copy_workflow(tmp_path, config)
+    result = snakemake(workdir, "--cores", "1", "report")
+    assert result.returncode != 0
+    assert "variants.cnn.epochs: 0 is less than the minimum of 1" in result.stderr + result.stdout
+    assert not (workdir / "results").exists()
