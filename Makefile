@@ -1,9 +1,10 @@
-# make report: set up .venv on first use, then run the whole workflow.
+# make report: set up .venv on first use, then run the whole workflow on every core
+# (profiles/default; CORES=1 for one).
 # make test:   the same set-up, then the test suite.
 # make report CONFIG=my.yaml: run my.yaml alone, in place of config.yaml (checked first).
 # make sweeps: the fine-tuning depth and batch-size curves (config.sweeps.yaml → results/sweeps.html).
 VENV ?= .venv
-CORES ?= 1
+CORES ?=
 CONFIG ?=
 PYTHON ?= python3
 BIN := $(VENV)/bin
@@ -17,7 +18,7 @@ CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&
 .PHONY: report sweeps test test-quick test-slow test-cluster lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
-	$(CHECK_CONFIG) $(BIN)/snakemake --cores $(CORES) report $(OWN_CONFIG)
+	$(CHECK_CONFIG) $(BIN)/snakemake $(if $(CORES),--cores $(CORES)) report $(OWN_CONFIG)
 
 sweeps:
 	$(MAKE) --no-print-directory report CONFIG=config.sweeps.yaml

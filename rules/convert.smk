@@ -16,7 +16,7 @@ rule convert:
         format=CPU_FORMATS,
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=6000,
         runtime=60,

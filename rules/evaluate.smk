@@ -14,7 +14,7 @@ rule evaluate:
         paths.job_benchmark("evaluate", "{variant}", "seed{seed}")
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=4000,
         runtime=30,

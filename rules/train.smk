@@ -15,7 +15,7 @@ rule train:
         paths.job_benchmark("train", "{variant}", "seed{seed}")
     conda:
         "../envs/tensorflow.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=8000,
         runtime=240,

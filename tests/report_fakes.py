@@ -39,7 +39,7 @@ def manifest(dataset: str, **overrides) -> dict:
 
 def summary(variant: str, seed: int, **overrides) -> dict:
     return {
-        "variant": variant, "seed": seed, "features_cached": False, "params": 10,
+        "variant": variant, "seed": seed, "features_cached": False, "params": 10, "macs": 2500000,
         "trainable_params": 10, "epochs_run": 1, "best_epoch": 1, "batch_size_requested": 32,
         "batch_size": 32, "peak_memory_mb": 900.0, "train_seconds": 12.0, "backbone": None,
         "attempts": [{"batch_size": 32, "ended": "completed", "how": "completed"}],

@@ -7,15 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from tfedge.architectures import (
-    ARCHITECTURES,
-    Architecture,
-    Published,
-    count_macs,
-    count_weighted_layers,
-    measure,
-)
+from tfedge.architectures import ARCHITECTURES, Architecture, Published, measure
 from tfedge.keras_env import keras
+from tfedge.models.compute import count_macs, count_weighted_layers, counted_macs
 
 # What keras.applications itself reports (model.summary()'s "Total params") with the top.
 KERAS_TOTAL_PARAMS = {"mobilenet_v2": 3_538_984, "inception_v3": 23_851_784}
@@ -97,3 +91,19 @@ def test_measure_reports_the_fake_clocks_median_and_a_tflite_size(monkeypatch):
     assert 4 * result["params"] < result["tflite_fp32_bytes"] < 4 * result["params"] + 20_000
     assert result["layers"] == 5
     assert result["published"] == {"params": 1, "macs": 2, "top1": 3.0, "citation": "none"}
+
+
+def test_a_layer_the_count_cannot_see_into_gives_no_count():
+    """A TF Hub layer hides its convolutions: no count rather than an undercount."""
+    inputs = keras.Input((8, 8, 3))
+
+    class Opaque(keras.layers.Layer):
+        def build(self, shape):
+            self.kernel = self.add_weight(name="kernel", shape=(3, 4))
+
+        def call(self, x):
+            return x
+
+    seen = keras.layers.Dense(4)(keras.layers.BatchNormalization()(inputs))
+    assert counted_macs(keras.Model(inputs, seen)) == 8 * 8 * 3 * 4
+    assert counted_macs(keras.Model(inputs, Opaque()(inputs))) is None

@@ -387,3 +387,13 @@ def test_config_hash_ignores_key_order_but_not_values():
     assert config_hash(reordered) == config_hash(config)
     config["variants"]["cnn"]["epochs"] += 1
     assert config_hash(config) != config_hash(reordered)
+
+
+def test_tensorrt_engines_are_tuned_for_the_batch_their_throughput_is_timed_at():
+    config = tiny_config()
+    config["convert"]["tensorrt"] = {"opt_batch": 16}
+    with pytest.raises(ConfigError, match=r"convert.tensorrt.opt_batch: 16 differs from "
+                                          r"benchmark.throughput_batch \(8\)"):  # fmt: skip
+        validated(config)
+    config["convert"]["formats"] = ["onnx"]  # no engine, no conflict
+    validated(config)

@@ -114,6 +114,7 @@ def accuracy_cells(html: str) -> list[str]:
 
 def test_accuracy_shows_mean_and_spread_over_seeds_or_n_for_one(default_page, tmp_path):
     several = default_page
+    assert '<td class="num">2.5</td>' in table_html(several, "accuracy-table")  # M multiply-adds
     assert accuracy_cells(several)[0] == "60.00 ± 0.00"
     assert "<th>Test accuracy (%, mean ± std, n = 2)</th>" in several
     config = validated(tiny_config())

@@ -11,6 +11,7 @@ from tfedge.report.sections import (
     banner,
     baseline,
     conversions,
+    deployment,
     job_times,
     summary,
 )
@@ -359,3 +360,46 @@ def test_a_lone_savedmodel_within_tolerance_claims_nothing(tmp_path):
     assert rows["tflite_int8"]["speedup_measurable"] and rows["tflite_int8"]["flagged"]
     assert not any(row["fastest"] for row in rows.values())
     assert "no format but the SavedModel itself stayed within the accuracy tolerance" in note
+
+
+def point(dataset: str, fmt: str, accuracy: float, p50: float) -> dict:
+    return {"variant": "v", "format": fmt, "dataset": dataset, "accuracy": accuracy,
+            "interval": (accuracy - 0.02, accuracy + 0.02), "p50_ms": p50}  # fmt: skip
+
+
+def test_the_pareto_front_keeps_what_nothing_beats_on_both_counts_within_a_dataset():
+    points = [
+        point("mnist", "savedmodel", 0.98, 4.0),
+        point("mnist", "onnx", 0.98, 1.0),  # as accurate, faster: beats savedmodel
+        point("mnist", "onnx_int8", 0.97, 0.5),  # faster, less accurate: on the front too
+        point("mnist", "tflite_int8", 0.96, 0.8),  # onnx_int8 is faster and more accurate
+        point("flowers", "savedmodel", 0.80, 20.0),  # alone on its dataset: on its front
+    ]
+    deployment.mark_pareto(points)
+    assert [p["format"] for p in points if p["pareto"]] == ["onnx", "onnx_int8", "savedmodel"]
+
+
+def test_each_budget_names_the_most_accurate_choice_within_it_or_the_quickest():
+    points = [point("mnist", "savedmodel", 0.98, 4.0), point("mnist", "onnx_int8", 0.97, 0.5)]
+    assert deployment.best_within(points, 10)["format"] == "savedmodel"
+    assert deployment.best_within(points, 2)["format"] == "onnx_int8"
+    assert deployment.best_within(points, 0.1) is None
+    sentence = deployment.budget_sentence("mnist", points, 2)
+    assert sentence.startswith("Within 2 ms per image at batch 1 on this CPU, the most accurate")
+    assert "v as onnx_int8: 97.00 % test accuracy (95 % interval 95.0–99.0 %), 0.50 ms" in sentence
+    assert "the quickest, v as onnx_int8, takes 0.50 ms" in deployment.budget_sentence(
+        "mnist", points, 0.1
+    )
+
+
+def test_the_deployment_section_follows_the_conversion_tables(tmp_path):
+    config = validated(tiny_config())
+    config["report"]["latency_budgets_ms"] = [0.5, 5]
+    benchmarks = {("cnn", "onnx"): bench("cnn", "onnx", p50=0.2, accuracy=0.95)}
+    context = deployment.context(write_results(tmp_path, config, benchmarks=benchmarks))
+    assert len(context["sentences"]) == 2  # one dataset converted, two budgets
+    assert "the most accurate for mnist is cnn as onnx: 95.00 %" in context["sentences"][0]
+    low, high = next(p for p in context["points"] if p["format"] == "onnx")["interval"]
+    assert 0.91 < low < 0.95 < high < 0.98  # Wilson, 200 test images
+    config["convert"]["variants"] = []
+    assert deployment.context(write_results(tmp_path / "none", config)) is None

@@ -3,6 +3,7 @@
 The adapters run as Snakemake runs them, a fresh Python per job, with a stand-in
 ``snakemake`` object and an environment in which importing TensorFlow, Keras, TF Hub, the
 runtimes or TensorRT raises. TensorRT blocked is what makes the skip certain on any machine.
+Conversions built from the ONNX model run with TensorFlow alone blocked: they need none.
 """
 
 from __future__ import annotations
@@ -117,3 +118,23 @@ def test_the_job_context_limits_tensorflow_without_importing_it(tmp_path):
     command = [sys.executable, "-c", code, str(tmp_path / "job.log")]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.stdout.split() == ["False", "1"], result.stderr
+
+
+TENSORFLOW = ["tensorflow", "tf_keras", "keras", "tensorflow_hub"]
+
+
+@pytest.mark.parametrize("fmt", ["onnx_fp16", "onnx_int8"])
+def test_a_conversion_built_from_the_onnx_model_needs_no_tensorflow(
+    fmt, conversions, tiny_mnist, tmp_path
+):
+    """Made with ONNX and ONNX Runtime alone; int8 calibration images are decoded without TF."""
+    folder, _ = conversions
+    blocked = import_blocker(tmp_path / "blocker", TENSORFLOW, "imported by an ONNX conversion")
+    inputs = {"source": str(folder / "onnx"), "manifest": str(tiny_mnist)}
+    spec = job(tmp_path, "convert", inputs, {"folder": str(tmp_path / fmt)})
+    spec["wildcards"]["format"] = fmt
+    spec["params"]["settings"] = {"calibration_images": 16}
+    result = run_adapter("convert.py", spec, blocked)
+    assert result.returncode == 0, (tmp_path / "convert.log").read_text()[-3000:]
+    record = read_json(tmp_path / fmt / RECORD)
+    assert record["status"] == "ok", record["reason"]

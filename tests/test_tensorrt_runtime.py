@@ -18,15 +18,24 @@ from tfedge.convert import tensorrt
 from .conftest import ROOT
 
 
-@pytest.mark.parametrize("version", ["10.3.0", "10.11.0.33", "10.16.1", "11.0.0"])
-def test_tensorrt_10_and_11_are_supported(version):
+@pytest.mark.parametrize("version", ["10.3.0", "10.11.0.33", "10.16.1"])
+def test_tensorrt_10_is_supported(version):
     assert tensorrt.version_problem(version) is None
 
 
-def test_another_major_names_the_api_and_an_image_that_fits():
-    problem = tensorrt.version_problem("12.0.0")
-    assert problem.startswith("TensorRT 12.0.0 is installed, but tfedge builds engines with")
-    assert "TensorRT 10 or 11" in problem and "nvcr.io/nvidia/tensorrt:25.06-py3" in problem
+@pytest.mark.parametrize("version", ["11.0.0", "12.0.0"])
+def test_another_major_names_the_api_and_an_image_that_fits(version):
+    problem = tensorrt.version_problem(version)
+    assert problem.startswith(f"TensorRT {version} is installed, but tfedge builds engines with")
+    assert "TensorRT 10 API" in problem and "nvcr.io/nvidia/tensorrt:25.06-py3" in problem
+
+
+def test_the_code_the_pins_and_the_readme_name_the_same_tensorrt():
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert '"tensorrt-cu12>=10.8,<11"' in pyproject and tensorrt.SUPPORTED_MAJORS == (10,)
+    assert "TensorRT 11" not in (ROOT / "README.md").read_text().replace(
+        "TensorRT 11 is refused", ""
+    )
 
 
 def test_a_missing_tensorrt_is_named():
@@ -145,7 +154,7 @@ class FakeProfile:
 
     def set_shape(self, name, low, best, high):
         if self.refusal:
-            raise ValueError(self.refusal)
+            raise RuntimeError(self.refusal)  # as TensorRT's Python bindings raise it
 
     def __bool__(self):
         return self.valid
@@ -155,7 +164,7 @@ def add_profile(monkeypatch, profile: FakeProfile, index: int = 0) -> None:
     monkeypatch.setitem(sys.modules, "tensorrt", types.SimpleNamespace(Dims=tuple))
     builder = types.SimpleNamespace(create_optimization_profile=lambda: profile)
     config = types.SimpleNamespace(add_optimization_profile=lambda added: index)
-    shapes = tensorrt.profile_shapes((28, 28, 1), opt_batch=8, max_batch=32)
+    shapes = tensorrt.profile_shapes((28, 28, 1), opt_batch=8, max_batch=32)[1]
     tensorrt.add_profile(builder, config, "images", shapes)
 
 
@@ -169,9 +178,10 @@ def test_profile_refusals_are_errors_naming_the_input_and_the_settings(monkeypat
         add_profile(monkeypatch, FakeProfile(refusal=None, valid=True), index=-1)
 
 
-def test_profile_shapes():
-    shapes = tensorrt.profile_shapes((224, 224, 3), opt_batch=8, max_batch=32)
-    assert shapes.minimum == (1, 224, 224, 3) and shapes.optimum[0] == 8 and shapes.maximum[0] == 32
+def test_batch_one_has_a_profile_of_its_own_and_batches_one_tuned_for_opt_batch():
+    single, batches = tensorrt.profile_shapes((224, 224, 3), opt_batch=8, max_batch=32)
+    assert single.minimum == single.optimum == single.maximum == (1, 224, 224, 3)
+    assert batches.minimum[0] == 1 and batches.optimum[0] == 8 and batches.maximum[0] == 32
     with pytest.raises(ValueError, match="opt_batch"):
         tensorrt.profile_shapes((28, 28, 1), opt_batch=64, max_batch=32)
 
@@ -198,3 +208,27 @@ def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
     assert clean.returncode == 0, clean.stdout
     caught = mypy(broken)
     assert caught.returncode != 0 and "create_netwrk" in caught.stdout
+
+
+class FakeEngine2:
+    """Answers what ``execution_context`` asks of an engine and its contexts."""
+
+    def __init__(self, context_made: bool, profile_taken: bool) -> None:
+        self.context_made, self.profile_taken = context_made, profile_taken
+
+    def create_execution_context(self):
+        if not self.context_made:
+            return None
+        context = FakeContext(accepts=True)
+        context.set_optimization_profile_async = lambda profile, stream: self.profile_taken
+        return context
+
+
+def test_a_context_that_cannot_be_made_or_switched_is_an_error():
+    io = tensorrt.IOTensors("images", "logits")
+    made = tensorrt.execution_context(FakeEngine2(True, True), 1, 0, io, (1, 2))
+    assert isinstance(made, FakeContext)
+    with pytest.raises(RuntimeError, match="could not create an execution context"):
+        tensorrt.execution_context(FakeEngine2(False, True), 0, 0, io, (1, 2))
+    with pytest.raises(RuntimeError, match="refused optimisation profile 1"):
+        tensorrt.execution_context(FakeEngine2(True, False), 1, 0, io, (1, 2))

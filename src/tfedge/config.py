@@ -173,17 +173,26 @@ def check_references(config: dict) -> list[str]:
                 "symbolic link to it whose path has none"
             )
     problems += _transfer_problems(config) + _batch_problems(variants)
-    problems += _convert_problems(config.get("convert", {}), variants)
+    throughput_batch = config.get("benchmark", {}).get("throughput_batch")
+    problems += _convert_problems(config.get("convert", {}), variants, throughput_batch)
     return problems + _baseline_problems(config)
 
 
-def _convert_problems(convert: dict, variants: dict) -> list[str]:
+def _convert_problems(convert: dict, variants: dict, throughput_batch: int) -> list[str]:
     problems = []
     for name in convert.get("variants") or []:
         if name not in variants:
             problems.append(
                 f"convert.variants: {name!r} is not a variant; choose from: {', '.join(variants)}"
             )
+    tensorrt = [fmt for fmt in convert.get("formats", []) if fmt.startswith("tensorrt_")]
+    opt_batch = convert.get("tensorrt", {}).get("opt_batch")
+    if tensorrt and opt_batch != throughput_batch:
+        problems.append(
+            f"convert.tensorrt.opt_batch: {opt_batch} differs from benchmark.throughput_batch "
+            f"({throughput_batch}), so the engines' throughput would be timed at a batch they "
+            "are not tuned for; set both to the same batch size"
+        )
     if convert.get("formats") == [] and convert.get("variants") != []:
         problems.append(
             "convert.formats: [] lists no format, so the report's formats tables would be empty; "

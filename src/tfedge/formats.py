@@ -16,7 +16,7 @@ TRAINED_MODEL = "trained"  # ``built_from`` of formats converted from the traini
 @dataclass(frozen=True)
 class Format:
     name: str
-    family: str  # converter and runner: savedmodel | tflite | onnx | tensorrt
+    family: str  # converter and runner: savedmodel | tflite | onnx | openvino | tensorrt
     precision: str  # fp32 | fp16 | int8
     runtime: str  # what runs it in the benchmark
     environment: str  # conda environment (envs/<environment>.yaml) of its jobs
@@ -49,6 +49,15 @@ def _onnx(precision: str, settings: tuple[str, ...]) -> Format:
     )  # fmt: skip
 
 
+def _openvino(precision: str, settings: tuple[str, ...]) -> Format:
+    """fp32 from the ONNX model (no TensorFlow needed); int8 from the fp32 IR, by NNCF."""
+    built_from = "onnx" if precision == "fp32" else "openvino_fp32"
+    return Format(
+        f"openvino_{precision}", "openvino", precision, "OpenVINO", "tensorflow", False, settings,
+        "ir", built_from,
+    )  # fmt: skip
+
+
 def _tensorrt(precision: str) -> Format:
     """A strongly typed engine built from the ONNX model of the same precision."""
     return Format(
@@ -77,6 +86,8 @@ FORMATS: dict[str, Format] = {
         _onnx("fp32", ("onnx_opset",)),
         _onnx("fp16", ()),
         _onnx("int8", ("calibration_images",)),
+        _openvino("fp32", ()),
+        _openvino("int8", ("calibration_images", "openvino_int8")),
         _tensorrt("fp32"),
         _tensorrt("fp16"),
         _tensorrt("int8"),

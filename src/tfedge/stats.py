@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, norm
 
 
 @dataclass(frozen=True)
@@ -81,3 +82,19 @@ def resampled_medians(sample: np.ndarray, resamples: int, rng: np.random.Generat
     """Medians of ``resamples`` draws with replacement from ``sample``, all in one array."""
     draws = rng.integers(0, sample.size, size=(resamples, sample.size))
     return np.median(sample[draws], axis=1)
+
+
+def proportion_interval(
+    successes: int, trials: int, confidence: float = 0.95
+) -> tuple[float, float]:
+    """Wilson score interval of a proportion (a test accuracy over ``trials`` images).
+
+    Unlike the normal approximation it stays inside 0–1 and behaves near 0 and 1.
+    """
+    z = float(norm.ppf(0.5 + confidence / 2))
+    share = successes / trials
+    centre = (share + z * z / (2 * trials)) / (1 + z * z / trials)
+    half = (
+        z * math.sqrt(share * (1 - share) / trials + z * z / (4 * trials**2)) / (1 + z * z / trials)
+    )
+    return max(0.0, centre - half), min(1.0, centre + half)

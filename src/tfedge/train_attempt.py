@@ -33,6 +33,7 @@ from tfedge.keras_env import (
 )
 from tfedge.models import build_model, layer_table, load_model
 from tfedge.models.backbones import BackboneChoice, choose_backbone
+from tfedge.models.compute import counted_macs
 from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_trainable
 from tfedge.train import FINISHED, OUTCOME, InitFrom, finished_epochs
 
@@ -246,6 +247,7 @@ def summarise(run: Run, model: keras.Model, resumed_after: int, threads: int) ->
         "init_from": variant.get("init_from"),
         "features_cached": run.trains_on_cached_features,
         "params": int(model.count_params()),
+        "macs": counted_macs(model),
         "trainable_params": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
         "epochs_requested": variant["epochs"],
         "epochs_run": len(history),

@@ -1,21 +1,27 @@
-"""Training images for post-training quantisation (TFLite int8, ONNX int8)."""
+"""Training images for post-training quantisation (TFLite int8, ONNX int8).
+
+Read without TensorFlow (tfedge.data.plain), so the ONNX int8 conversion never imports it.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 
+from tfedge.data import plain
+from tfedge.files import read_json
+
 
 def calibration_images(manifest_path: str, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` training images (float32 in [0, 1]), shuffled with a fixed seed.
+    """``count`` training images (float32 in [0, 1]), drawn with a fixed seed.
 
     Always from the train split, never the test split the converted models are judged on.
     """
-    from tfedge.data.pipeline import image_dataset
-
-    images = []
-    dataset = image_dataset(manifest_path, "train", batch_size=64, shuffle_seed=seed)
-    for batch, _ in dataset:
-        images.append(batch.numpy())
-        if sum(len(part) for part in images) >= count:
-            break
-    return np.concatenate(images)[:count].astype(np.float32)
+    available = read_json(manifest_path)["splits"]["train"]["count"]
+    chosen = np.random.default_rng(seed).permutation(available)[:count].tolist()
+    wanted = set(chosen)
+    images = {
+        index: image
+        for index, (image, _) in enumerate(plain.split_images(manifest_path, "train"))
+        if index in wanted
+    }
+    return np.stack([images[index] for index in chosen]).astype(np.float32)

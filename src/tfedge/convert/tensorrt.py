@@ -42,11 +42,18 @@ class ProfileShapes:
     maximum: tuple[int, ...]
 
 
-def profile_shapes(image_shape: tuple[int, ...], opt_batch: int, max_batch: int) -> ProfileShapes:
-    """Batch 1 up to ``max_batch``, tuned for ``opt_batch``."""
+def profile_shapes(
+    image_shape: tuple[int, ...], opt_batch: int, max_batch: int
+) -> tuple[ProfileShapes, ProfileShapes]:
+    """Two optimisation profiles: batch 1 alone, tuned for it (what batch-1 latency is timed
+    on), and batch 1 up to ``max_batch`` tuned for ``opt_batch`` (what throughput is timed on)."""
     if not 1 <= opt_batch <= max_batch:
         raise ValueError(f"need 1 <= opt_batch ({opt_batch}) <= max_batch ({max_batch})")
-    return ProfileShapes((1, *image_shape), (opt_batch, *image_shape), (max_batch, *image_shape))
+    one = (1, *image_shape)
+    return (
+        ProfileShapes(one, one, one),
+        ProfileShapes(one, (opt_batch, *image_shape), (max_batch, *image_shape)),
+    )
 
 
 def tensorrt_version() -> str | None:
@@ -75,10 +82,9 @@ def cuda_device_name() -> str | None:
     return name.value.decode()
 
 
-# Every call below exists in TensorRT 10 and 11 (NVIDIA's 10.x → 11.x migration guide); 11
-# ignores the strongly-typed flag, which 10 needs. NGC's TensorRT images up to 25.07 pair
-# TensorRT 10 with CUDA 12, which the cuda-python pin targets.
-SUPPORTED_MAJORS = (10, 11)
+# TensorRT 10: NGC's TensorRT images up to 25.07 pair it with CUDA 12, which TensorFlow's wheels
+# and the cuda-python pin need (later images move to CUDA 13); pyproject pins it below 11.
+SUPPORTED_MAJORS = (10,)
 FITTING_IMAGE = "nvcr.io/nvidia/tensorrt:25.06-py3 (TensorRT 10.11, CUDA 12.9)"
 
 
@@ -183,7 +189,7 @@ def add_profile(
     low, best, high = (trt.Dims(list(shape)) for shape in astuple(shapes))
     try:
         profile.set_shape(name, low, best, high)
-    except ValueError as error:
+    except RuntimeError as error:  # what the bindings raise for shapes TensorRT refuses
         raise RuntimeError(f"TensorRT refused the profile {shapes} for {name!r}: {error}") from None
     if not profile or config.add_optimization_profile(profile) < 0:
         raise RuntimeError(
@@ -193,9 +199,13 @@ def add_profile(
 
 
 def build_engine(
-    onnx_path: Path, engine_path: Path, shapes: ProfileShapes, workspace_mb: int
+    onnx_path: Path, engine_path: Path, profiles: tuple[ProfileShapes, ...], workspace_mb: int
 ) -> None:
-    """Parse the ONNX model into a strongly typed network and serialise an engine for this GPU."""
+    """Parse the ONNX model into a strongly typed network and serialise an engine for this GPU.
+
+    TF32 is turned off (TensorRT turns it on by default, and on Ampere and later GPUs it rounds
+    fp32 matrix inputs to 10-bit mantissas), so float layers run in the fp32 their type says.
+    """
     import tensorrt as trt
 
     logger = trt.Logger(trt.Logger.WARNING)
@@ -207,7 +217,9 @@ def build_engine(
         raise RuntimeError(f"TensorRT cannot parse {onnx_path.name}: {errors}")
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_mb << 20)
-    add_profile(builder, config, network_input(network).name, shapes)
+    config.clear_flag(trt.BuilderFlag.TF32)
+    for shapes in profiles:
+        add_profile(builder, config, network_input(network).name, shapes)
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise RuntimeError("TensorRT could not build the engine (see the job log)")
@@ -226,15 +238,19 @@ def convert_from_onnx(
     size = manifest["image_size"]
     image_shape = (size, size, manifest["channels"])
     limits = settings["tensorrt"]
-    shapes = profile_shapes(image_shape, limits["opt_batch"], limits["max_batch"])
-    build_engine(onnx_path, artifact, shapes, limits["workspace_mb"])
+    profiles = profile_shapes(image_shape, limits["opt_batch"], limits["max_batch"])
+    build_engine(onnx_path, artifact, profiles, limits["workspace_mb"])
     return {
         "tensorrt_version": tensorrt_version(),
         "gpu": cuda_device_name(),
         "precision": precision,
         "network": "strongly typed",
+        "tf32": False,
         "built_from": onnx_path.parent.name,
-        "profile": {"min": shapes.minimum, "opt": shapes.optimum, "max": shapes.maximum},
+        "profiles": [
+            {"min": shapes.minimum, "opt": shapes.optimum, "max": shapes.maximum}
+            for shapes in profiles
+        ],
     }
 
 
@@ -293,10 +309,29 @@ def bind(context: trt.IExecutionContext, name: str, pointer: int) -> None:
         raise RuntimeError(f"TensorRT refused the device address for tensor {name!r}")
 
 
+def execution_context(
+    engine: trt.ICudaEngine, profile: int, stream: int, io: IOTensors, buffers: tuple[int, int]
+) -> trt.IExecutionContext:
+    """A context on optimisation profile ``profile``, bound to the device buffers (in, out)."""
+    context = engine.create_execution_context()
+    if context is None:
+        raise RuntimeError(
+            "TensorRT could not create an execution context (GPU memory is short; lower "
+            "convert.tensorrt.max_batch or run one GPU job at a time)"
+        )
+    if profile and not context.set_optimization_profile_async(profile, stream):
+        raise RuntimeError(f"TensorRT refused optimisation profile {profile} for a context")
+    bind(context, io.input, buffers[0])
+    bind(context, io.output, buffers[1])
+    return context
+
+
 class TensorRTRunner:
     """Runs a serialised engine on one CUDA stream, on any batch size (chunks beyond the profile).
 
-    A call copies its images into pinned host memory, queues every chunk's copy in, run and
+    The engine has two optimisation profiles (``profile_shapes``): batch 1 runs on the one tuned
+    for batch 1, every other batch on the one tuned for ``opt_batch``, each in a context of its
+    own. A call copies its images into pinned host memory, queues every chunk's copy in, run and
     copy out on the stream, and synchronises once at the end, so the time a call takes is the
     engine's work plus the transfers it needs, with no device-wide waits.
     """
@@ -309,10 +344,10 @@ class TensorRTRunner:
         engine = runtime.deserialize_cuda_engine(engine_path.read_bytes())
         if engine is None:
             raise RuntimeError(f"cannot load TensorRT engine {engine_path}")
-        self.engine = engine  # the context needs its engine alive
-        self.context = engine.create_execution_context()
+        self.engine = engine  # the contexts need their engine alive
         self.tensors = io_tensors(engine)
-        largest = engine.get_tensor_profile_shape(self.tensors.input, 0)[2]
+        profiles = engine.num_optimization_profiles
+        largest = engine.get_tensor_profile_shape(self.tensors.input, profiles - 1)[2]
         self.max_batch = int(largest[0])
         self.image_shape = tuple(int(largest[axis]) for axis in range(1, len(largest)))
         output_shape = engine.get_tensor_shape(self.tensors.output)
@@ -320,10 +355,14 @@ class TensorRTRunner:
         self.stream = _cuda(cudart.cudaStreamCreate())
         self.device_input = DeviceBuffer(self.max_batch * int(np.prod(self.image_shape)) * 4)
         self.device_output = DeviceBuffer(self.max_batch * self.classes * 4)
-        bind(self.context, self.tensors.input, self.device_input.pointer)
-        bind(self.context, self.tensors.output, self.device_output.pointer)
+        buffers = (self.device_input.pointer, self.device_output.pointer)
+        self.contexts = [
+            execution_context(engine, profile, int(self.stream), self.tensors, buffers)
+            for profile in range(profiles)
+        ]
+        self._synchronize()  # the profile switches are queued on the stream
+        self.batches = [0] * profiles  # the input batch size each context is set to
         self.host: tuple[PinnedArray, PinnedArray] | None = None
-        self.batch = 0  # the input batch size the context is set to
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         host_input, host_output = self._pinned(len(images))
@@ -331,14 +370,16 @@ class TensorRTRunner:
         queued = False
         for start in range(0, len(images), self.max_batch):
             count = min(self.max_batch, len(images) - start)
-            if count != self.batch:
-                if queued:  # a new shape must not change the context under queued work
+            profile = 0 if count == 1 else len(self.contexts) - 1
+            if count != self.batches[profile]:
+                if queued:  # a new shape must not change a context under queued work
                     self._synchronize()
                 set_batch(
-                    self.context, self.tensors.input, (count, *self.image_shape), self.max_batch
-                )
-                self.batch = count
-            self._enqueue(host_input, host_output, start, count)
+                    self.contexts[profile], self.tensors.input, (count, *self.image_shape),
+                    self.max_batch,
+                )  # fmt: skip
+                self.batches[profile] = count
+            self._enqueue(self.contexts[profile], host_input, host_output, start, count)
             queued = True
         self._synchronize()
         return host_output.array[: len(images)].copy()
@@ -352,7 +393,12 @@ class TensorRTRunner:
         return self.host
 
     def _enqueue(
-        self, host_input: PinnedArray, host_output: PinnedArray, start: int, count: int
+        self,
+        context: trt.IExecutionContext,
+        host_input: PinnedArray,
+        host_output: PinnedArray,
+        start: int,
+        count: int,
     ) -> None:
         from cuda.bindings import runtime as cudart
 
@@ -370,7 +416,7 @@ class TensorRTRunner:
                 self.stream,
             )
         )
-        if not self.context.execute_async_v3(int(self.stream)):
+        if not context.execute_async_v3(int(self.stream)):
             raise RuntimeError("TensorRT could not queue the inference (see the job log)")
         _cuda(
             cudart.cudaMemcpyAsync(

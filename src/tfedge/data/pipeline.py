@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
 
-from tfedge import paths
 from tfedge.data.records import parse_example
+from tfedge.data.splits import verified_split
 from tfedge.files import read_json
-from tfedge.integrity import verify
 from tfedge.keras_env import keras, tf
 
 
@@ -28,21 +26,6 @@ def augmenter(seed: int) -> keras.Sequential:
         ],
         name="augment",
     )
-
-
-@functools.cache
-def _verified(path: Path, size: int, sha256: str, dataset: str) -> None:
-    """Check a split file once per process (per size and hash recorded)."""
-    verify(path.parent, {path.name: {"bytes": size, "sha256": sha256}}, paths.manifest(dataset))
-
-
-def verified_split(manifest: dict, manifest_path: str | Path, split: str) -> Path:
-    """The split's TFRecord file beside the manifest, checked against the manifest's record."""
-    entry = manifest["splits"][split]
-    path = Path(manifest_path).parent / entry["file"]
-    if "bytes" in entry:
-        _verified(path, entry["bytes"], entry["sha256"], manifest["dataset"])
-    return path
 
 
 def image_dataset(

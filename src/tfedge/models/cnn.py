@@ -12,8 +12,8 @@ from tfedge.keras_env import keras
 BN_MOMENTUM = 0.9
 
 
-def conv_block(x, filters: int, dropout: float, index: int):
-    for repeat in range(2):
+def conv_block(x, filters: int, convolutions: int, dropout: float, index: int):
+    for repeat in range(convolutions):
         x = keras.layers.Conv2D(
             filters, 3, padding="same", use_bias=False, name=f"conv{index}_{repeat}"
         )(x)
@@ -27,7 +27,7 @@ def build_cnn(variant: dict, input_shape: tuple, num_classes: int) -> keras.Mode
     inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for index, filters in enumerate(variant["filters"]):
-        x = conv_block(x, filters, variant["dropout"], index)
+        x = conv_block(x, filters, variant["convolutions_per_block"], variant["dropout"], index)
     x = keras.layers.Flatten(name="flatten")(x)
     x = keras.layers.Dense(variant["dense_units"], use_bias=False, name="dense")(x)
     x = keras.layers.BatchNormalization(momentum=BN_MOMENTUM, name="bn_dense")(x)

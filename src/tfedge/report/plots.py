@@ -178,3 +178,28 @@ def batch_size_curve(rows: list[dict], title: str) -> str:
     speed_axis.set_ylabel("training images per second", color="#54a24b")
     speed_axis.grid(False)
     return svg_data_uri(figure)
+
+
+def deployment_chart(points: list[dict]) -> str:
+    """Test accuracy against batch-1 latency for every variant and format, one colour per data
+    set, the Pareto front of each drawn through its points and those points ringed."""
+    figure, axis = plt.subplots(figsize=(7, 4.2))
+    for index, dataset in enumerate(sorted({point["dataset"] for point in points})):
+        colour = f"C{index}"
+        mine = [point for point in points if point["dataset"] == dataset]
+        axis.scatter([p["p50_ms"] for p in mine], [100 * p["accuracy"] for p in mine], s=18,
+                     color=colour, label=dataset, alpha=0.7)  # fmt: skip
+        front = sorted((p for p in mine if p["pareto"]), key=lambda p: p["p50_ms"])
+        axis.plot([p["p50_ms"] for p in front], [100 * p["accuracy"] for p in front], "-",
+                  color=colour, linewidth=1)  # fmt: skip
+        axis.scatter([p["p50_ms"] for p in front], [100 * p["accuracy"] for p in front], s=70,
+                     facecolors="none", edgecolors=colour)  # fmt: skip
+        for point in front:
+            axis.annotate(f"{point['variant']} {point['format']}",
+                          (point["p50_ms"], 100 * point["accuracy"]), textcoords="offset points",
+                          xytext=(4, 3), fontsize=6)  # fmt: skip
+    axis.set_xscale("log")
+    axis.set(xlabel="latency at batch 1, p50 (ms, log scale)", ylabel="test accuracy (%)",
+             title="Accuracy against latency: ringed points are on the Pareto front")  # fmt: skip
+    axis.legend(fontsize=7, title="data set", title_fontsize=7)
+    return svg_data_uri(figure)

@@ -42,6 +42,7 @@ def variant_row(name: str, variant: dict, runs: list[Run], manifest: dict) -> di
         "features_cached": runs[0].summary["features_cached"],
         "source_used": manifest["source_used"],
         "params": runs[0].summary["params"],
+        "macs": runs[0].summary.get("macs"),
         "trainable_params": runs[0].summary["trainable_params"],
         "epochs": runs[0].summary["epochs_run"],
         "best_epochs": [run.summary["best_epoch"] for run in runs],

@@ -1,0 +1,184 @@
+"""What each int8 lever does to a trained model: agreement with the SavedModel and batch-1 speed.
+
+Takes a finished run's results folder (the default config's, say) and, for each variant, starts
+from its ONNX model: quantises it in several ways and judges each on the test split against the
+SavedModel's own predictions (the evaluate job's), timing batch 1 like the benchmark job does.
+It also converts the fp32 IR from the SavedModel beside the one from ONNX, to compare the
+graphs. The levers: how many calibration images, NNCF's bias correction (fast or full), NNCF's
+accuracy-aware mode (judged on the validation split, never the test split), symmetric (what
+TensorRT runs) or asymmetric activations, and ONNX Runtime's static QDQ model. By hand:
+
+    .venv/bin/python benchmarks/int8_levers.py results \\
+        --variants mobilenet_frozen mobilenet_finetuned
+
+Prints one row per variant and lever: agreement (%), test accuracy (%), p50 batch-1 latency (ms)
+and the speed-up over the SavedModel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tfedge import paths
+from tfedge.convert.calibration import calibration_images
+from tfedge.convert.onnx import INPUT_NAME
+from tfedge.convert.runtimes import OnnxRuntimeRunner, OpenVINORunner, SavedModelRunner
+from tfedge.data import plain
+
+
+def split(manifest: str, name: str) -> tuple[np.ndarray, np.ndarray]:
+    pairs = list(plain.split_images(manifest, name))
+    return np.stack([image for image, _ in pairs]), np.array([label for _, label in pairs])
+
+
+def p50_ms(runner, image: np.ndarray, repeats: int) -> float:
+    for _ in range(10):
+        runner.predict(image)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        runner.predict(image)
+        times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times)
+
+
+def predictions(runner, images: np.ndarray, batch: int = 32) -> np.ndarray:
+    return np.concatenate(
+        [runner.predict(images[i : i + batch]).argmax(axis=1) for i in range(0, len(images), batch)]
+    )
+
+
+def openvino_levers(ir: Path, folder: Path, manifest: str, sizes: list[int]) -> dict[str, Path]:
+    """NNCF-quantised IRs: by calibration size and bias correction, and by activation scheme."""
+    import nncf
+    import openvino as ov
+
+    core, made = ov.Core(), {}
+    for size in sizes:
+        data = nncf.Dataset(list(calibration_images(manifest, size)), lambda image: image[None])
+        for correction in ("fast", "full"):
+            for preset in (nncf.QuantizationPreset.PERFORMANCE, nncf.QuantizationPreset.MIXED):
+                name = f"openvino {size} images, {correction} bias, {preset.value}"
+                model = nncf.quantize(
+                    core.read_model(str(ir)), data, preset=preset, subset_size=size,
+                    fast_bias_correction=correction == "fast",
+                )  # fmt: skip
+                made[name] = folder / name.replace(" ", "_").replace(",", "")
+                made[name].mkdir()
+                ov.save_model(model, str(made[name] / "model.xml"), compress_to_fp16=False)
+    return made
+
+
+def accuracy_aware(ir: Path, folder: Path, manifest: str, size: int) -> Path:
+    """NNCF's accuracy-aware quantisation: layers back to float until the validation split's
+    accuracy drops by at most 1 point."""
+    import nncf
+    import openvino as ov
+
+    images, labels = split(manifest, "validation")
+
+    def validate(compiled, items) -> float:
+        output = compiled.outputs[0]
+        right = [compiled(image[None])[output].argmax() == label for image, label in items]
+        return float(np.mean(right))
+
+    calibration = nncf.Dataset(list(calibration_images(manifest, size)), lambda im: im[None])
+    validation = nncf.Dataset(list(zip(images, labels)), lambda item: item[0][None])
+    model = nncf.quantize_with_accuracy_control(
+        ov.Core().read_model(str(ir)), calibration, validation,
+        validation_fn=lambda compiled, data: validate(compiled, zip(images, labels)),
+        max_drop=0.01, subset_size=size,
+    )  # fmt: skip
+    target = folder / "accuracy_aware"
+    target.mkdir()
+    ov.save_model(model, str(target / "model.xml"), compress_to_fp16=False)
+    return target
+
+
+def onnx_asymmetric(onnx: Path, folder: Path, manifest: str, size: int) -> Path:
+    """ONNX Runtime's static QDQ model with uint8 activations and a zero point (CPU only)."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    class Reader:
+        def __init__(self, images):
+            self.images = iter(images)
+
+        def get_next(self):
+            image = next(self.images, None)
+            return None if image is None else {INPUT_NAME: image[None]}
+
+    prepared, target = folder / "prepared.onnx", folder / "asymmetric.onnx"
+    quant_pre_process(str(onnx), str(prepared), skip_symbolic_shape=True)
+    quantize_static(
+        str(prepared), str(target), Reader(calibration_images(manifest, size)),
+        quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+        weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
+    )  # fmt: skip
+    return target
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("results", type=Path)
+    parser.add_argument("--variants", nargs="+", default=["mobilenet_frozen"])
+    parser.add_argument("--images", type=int, nargs="+", default=[100, 300])
+    parser.add_argument("--threads", type=int, default=2, help="the benchmark job's threads here")
+    parser.add_argument("--repeats", type=int, default=100)
+    options = parser.parse_args()
+    root = options.results.parent
+    for variant in options.variants:
+        manifest = str(root / paths.manifest(_dataset_of(root, variant)))
+        images, labels = split(manifest, "test")
+        with np.load(root / paths.predictions(variant, 0)) as reference:
+            expected = reference["predicted"]
+        saved = SavedModelRunner(root / paths.model_file(variant, 0, "savedmodel"), options.threads)
+        base_ms = p50_ms(saved, images[:1], options.repeats)
+        onnx = root / paths.converted_dir(variant, "onnx") / "model.onnx"
+        with tempfile.TemporaryDirectory(prefix="tfedge-int8-") as scratch:
+            folder = Path(scratch)
+            import openvino as ov
+
+            savedmodel = root / paths.model_file(variant, 0, "savedmodel")
+            for source, name in ((onnx, "fp32"), (savedmodel, "fp32_from_savedmodel")):
+                (folder / name).mkdir()
+                ov.save_model(ov.convert_model(str(source)), str(folder / name / "model.xml"),
+                              compress_to_fp16=False)  # fmt: skip
+            runners = {
+                "onnx fp32": OnnxRuntimeRunner(onnx, options.threads),
+                "openvino fp32 (from ONNX)": OpenVINORunner(folder / "fp32", options.threads),
+                "openvino fp32 (from SavedModel)": OpenVINORunner(
+                    folder / "fp32_from_savedmodel", options.threads
+                ),
+            }
+            made = openvino_levers(folder / "fp32/model.xml", folder, manifest, options.images)
+            made["openvino accuracy-aware"] = accuracy_aware(
+                folder / "fp32/model.xml", folder, manifest, max(options.images)
+            )
+            runners |= {name: OpenVINORunner(path, options.threads) for name, path in made.items()}
+            asymmetric = onnx_asymmetric(onnx, folder, manifest, max(options.images))
+            runners["onnx uint8 activations"] = OnnxRuntimeRunner(asymmetric, options.threads)
+            print(f"{variant}: SavedModel p50 {base_ms:.2f} ms", flush=True)
+            for name, runner in runners.items():
+                predicted = predictions(runner, images)
+                ms = p50_ms(runner, images[:1], options.repeats)
+                agreement = 100 * np.mean(predicted == expected)
+                accuracy = 100 * np.mean(predicted == labels)
+                print(f"{variant} | {name} | {agreement:.2f} | {accuracy:.2f} | {ms:.2f} | "
+                      f"{base_ms / ms:.2f}x", flush=True)  # fmt: skip
+
+
+def _dataset_of(root: Path, variant: str) -> str:
+    from tfedge.files import read_json
+
+    return read_json(root / paths.model_file(variant, 0, "train.json"))["dataset"]
+
+
+if __name__ == "__main__":
+    main()
