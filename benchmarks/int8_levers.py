@@ -33,8 +33,8 @@ from tfedge.data import plain
 
 
 def split(manifest: str, name: str) -> tuple[np.ndarray, np.ndarray]:
-    pairs = list(plain.split_images(manifest, name))
-    return np.stack([image for image, _ in pairs]), np.array([label for _, label in pairs])
+    found = list(plain.split_images(manifest, name))
+    return np.stack([image for _, image, _ in found]), np.array([label for _, _, label in found])
 
 
 def p50_ms(runner, image: np.ndarray, repeats: int) -> float:

@@ -18,10 +18,7 @@ def calibration_images(manifest_path: str, count: int, seed: int = 0) -> np.ndar
     """
     available = read_json(manifest_path)["splits"]["train"]["count"]
     chosen = np.random.default_rng(seed).permutation(available)[:count].tolist()
-    wanted = set(chosen)
     images = {
-        index: image
-        for index, (image, _) in enumerate(plain.split_images(manifest_path, "train"))
-        if index in wanted
+        index: image for index, image, _ in plain.split_images(manifest_path, "train", set(chosen))
     }
     return np.stack([images[index] for index in chosen]).astype(np.float32)

@@ -94,18 +94,21 @@ def decode(encoded: bytes, size: int, channels: int) -> np.ndarray:
         pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"), np.float32)
     pixels = pixels.reshape(*pixels.shape[:2], channels)
     if pixels.shape[:2] != (size, size):
-        rows, columns = (
-            _bilinear_weights(pixels.shape[0], size),
-            _bilinear_weights(pixels.shape[1], size),
-        )
-        pixels = np.einsum("ij,jkc,lk->ilc", rows, pixels, columns)
+        rows = _bilinear_weights(pixels.shape[0], size)
+        columns = _bilinear_weights(pixels.shape[1], size)
+        pixels = np.tensordot(rows, pixels, axes=(1, 0))  # size × width × channels
+        pixels = np.tensordot(columns, pixels, axes=(1, 1)).transpose(1, 0, 2)
     return np.clip(pixels / 255.0, 0.0, 1.0)
 
 
-def split_images(manifest_path: str | Path, split: str) -> Iterator[tuple[np.ndarray, int]]:
-    """Every (image, label) of one prepared split, in file order."""
+def split_images(
+    manifest_path: str | Path, split: str, only: set[int] | None = None
+) -> Iterator[tuple[int, np.ndarray, int]]:
+    """(index, image, label) of every image of one prepared split in file order, or of those
+    whose index is in ``only`` (the others are not decoded)."""
     manifest = read_json(manifest_path)
     path = verified_split(manifest, manifest_path, split)
-    for record in records(path):
-        encoded, label = parse_example(record)
-        yield decode(encoded, manifest["image_size"], manifest["channels"]), label
+    for index, record in enumerate(records(path)):
+        if only is None or index in only:
+            encoded, label = parse_example(record)
+            yield index, decode(encoded, manifest["image_size"], manifest["channels"]), label
