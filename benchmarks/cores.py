@@ -1,14 +1,14 @@
 """Wall time of the whole workflow at --cores 1 vs --cores N, from empty results each time.
 
-Each run copies the workflow and a config (the project's config.yaml by default, which is
+Each run copies the workflow and a config (by default the checkout's own config.yaml, which is
 the offline default here) into a fresh folder and times `snakemake --cores N report`.
 Jobs get their rule's threads, capped at N, and TensorFlow's thread pools follow them, so
 more cores mean more threads per job, and with one-thread jobs (`--one-thread-jobs`)
 more jobs at once. Prints each wall time and the speed-up over the first run.
 
 `--compare-with REV` first runs the same from git revision REV (checked out into a temporary
-worktree, its `src` on PYTHONPATH, the same config), so old and new are timed back to back
-on the same machine, as timings drift between sessions. By hand:
+worktree, its `src` on PYTHONPATH, its own config.yaml unless `--config` names one), so old
+and new are timed back to back on the same machine, as timings drift between sessions. By hand:
 
     .venv/bin/python benchmarks/cores.py --cores 1 2
     .venv/bin/python benchmarks/cores.py --cores 2 --one-thread-jobs
@@ -58,7 +58,7 @@ def worktree(revision: str):
 
 def timed_run(
     cores: int,
-    config: Path,
+    config: Path | None,
     one_thread_jobs: bool,
     checkout: Path = ROOT,
     keep: Path | None = None,
@@ -73,7 +73,7 @@ def timed_run(
         args += ["--set-threads", *(f"{rule}=1" for rule in MULTI_THREAD_RULES)]
     with tempfile.TemporaryDirectory(prefix="tfedge-cores-") as folder:
         workdir = Path(folder)
-        copy_workflow(workdir, config, checkout)
+        copy_workflow(workdir, config or checkout / "config.yaml", checkout)
         env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
         log = workdir / "snakemake.log"
         start = time.perf_counter()
@@ -93,7 +93,7 @@ def timed_run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cores", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument("--config", type=Path, help="one config for every run")
     parser.add_argument(
         "--one-thread-jobs",
         action="store_true",

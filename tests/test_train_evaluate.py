@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 
 import numpy as np
 import pytest
@@ -44,7 +45,7 @@ def test_training_writes_every_output_and_a_summary(trained_mlp):
     assert history_epochs(outputs.history) == [0, 1, 2]
     assert (folder / "savedmodel" / "saved_model.pb").is_file()
     assert any((folder / "tensorboard").rglob("events.out.tfevents.*"))
-    assert not (folder / "work").exists()
+    assert not (folder / "work").exists() and not (folder / "work.lock").exists()
 
 
 def test_saved_model_export_matches_the_keras_model(trained_mlp):
@@ -289,3 +290,31 @@ def test_changed_data_or_parent_model_or_no_record_discards(tiny_mnist, tmp_path
     assert stale_reason(work, fingerprint_of(tiny_mnist, parents[1])) == (
         "the init_from model changed"
     )
+
+
+def test_one_trainer_per_work_folder_and_no_lock_file_left(tmp_path):
+    from tfedge.train import TrainingStopped, sole_trainer
+
+    work = tmp_path / "work"
+    with sole_trainer(work, "cnn seed 0"):
+        holder = (tmp_path / "work.lock").read_text()
+        assert holder.startswith(f"pid {os.getpid()} on ")
+        refused = r"another train job \(pid \d+ on .*is training"
+        with pytest.raises(TrainingStopped, match=refused), sole_trainer(work, "cnn seed 0"):
+            pass
+    assert not (tmp_path / "work.lock").exists()
+    with sole_trainer(work, "cnn seed 0"):
+        assert (tmp_path / "work.lock").exists()
+    assert not (tmp_path / "work.lock").exists()
+
+
+def test_a_lock_taken_on_a_file_its_holder_just_removed_does_not_count(tmp_path):
+    from tfedge.train import locked_file, names_open_file
+
+    path = tmp_path / "work.lock"
+    path.write_text("")
+    with open(path) as opened_before_the_holder_finished:
+        path.unlink()
+        assert not names_open_file(path, opened_before_the_holder_finished)
+        with locked_file(path, "cnn seed 0", tmp_path / "work") as lock:
+            assert names_open_file(path, lock)

@@ -34,6 +34,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import IO
 
 import psutil
 
@@ -130,24 +131,51 @@ def sole_trainer(work: Path, label: str) -> Iterator[None]:
 
     A train job orphaned by a killed Snakemake keeps running; a rerun must not resume or
     delete the checkpoint it is still writing. The lock file sits beside the folder (which a
-    finished run deletes) and the operating system drops the lock when its holder dies.
+    finished run deletes) and the operating system drops the lock when its holder dies. The
+    holder removes the file on the way out, so no undeclared file outlives the job.
     """
     lock_path = work.with_name(work.name + ".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            raise TrainingStopped(
-                f"{label}: another train job ({lock.read().strip() or 'unknown'}) is training "
-                f"into {work}; wait for it to finish, or stop it, then run the workflow again"
-            ) from None
-        lock.seek(0)
-        lock.truncate()
+    with locked_file(lock_path, label, work) as lock:
         lock.write(f"pid {os.getpid()} on {socket.gethostname()}, since {time.ctime()}")
         lock.flush()
-        yield
+        try:
+            yield
+        finally:
+            lock_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def locked_file(lock_path: Path, label: str, work: Path) -> Iterator[IO[str]]:
+    """The lock file, opened, emptied and exclusively locked by this process.
+
+    A holder that finishes unlinks the file; whoever opened it just before then locks a
+    file no longer on disk, so the lock only counts once it is on the file the path names.
+    """
+    while True:
+        with open(lock_path, "a+") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                lock.seek(0)
+                raise TrainingStopped(
+                    f"{label}: another train job ({lock.read().strip() or 'unknown'}) is "
+                    f"training into {work}; wait for it to finish, or stop it, then run the "
+                    "workflow again"
+                ) from None
+            if names_open_file(lock_path, lock):
+                lock.seek(0)
+                lock.truncate()
+                yield lock
+                return
+
+
+def names_open_file(path: Path, opened: IO[str]) -> bool:
+    """Whether ``path`` still names the file ``opened`` refers to (not unlinked or replaced)."""
+    try:
+        return os.stat(path).st_ino == os.fstat(opened.fileno()).st_ino
+    except FileNotFoundError:
+        return False
 
 
 def finished_epochs(history_csv: Path) -> list[dict]:
