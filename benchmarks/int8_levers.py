@@ -5,8 +5,10 @@ from its ONNX model: quantises it in several ways and judges each on the test sp
 SavedModel's own predictions (the evaluate job's), timing batch 1 like the benchmark job does.
 It also converts the fp32 IR from the SavedModel beside the one from ONNX, to compare the
 graphs. The levers: how many calibration images, NNCF's bias correction (fast or full), NNCF's
-accuracy-aware mode (judged on the validation split, never the test split), symmetric (what
-TensorRT runs) or asymmetric activations, and ONNX Runtime's static QDQ model. By hand:
+preset (performance: symmetric activations; mixed: asymmetric), the first convolution left in
+float (convert.openvino_int8.float_first_convolution), NNCF's accuracy-aware mode (judged on
+the validation split, never the test split), and ONNX Runtime's static QDQ model with uint8
+activations (CPU only; TensorRT runs symmetric int8). By hand:
 
     .venv/bin/python benchmarks/int8_levers.py results \\
         --variants mobilenet_frozen mobilenet_finetuned
@@ -28,6 +30,7 @@ import numpy as np
 from tfedge import paths
 from tfedge.convert.calibration import calibration_images
 from tfedge.convert.onnx import INPUT_NAME
+from tfedge.convert.openvino import first_convolution
 from tfedge.convert.runtimes import OnnxRuntimeRunner, OpenVINORunner, SavedModelRunner
 from tfedge.data import plain
 
@@ -55,7 +58,8 @@ def predictions(runner, images: np.ndarray, batch: int = 32) -> np.ndarray:
 
 
 def openvino_levers(ir: Path, folder: Path, manifest: str, sizes: list[int]) -> dict[str, Path]:
-    """NNCF-quantised IRs: by calibration size and bias correction, and by activation scheme."""
+    """NNCF-quantised IRs: by calibration size, bias correction and activation scheme, and with
+    the first convolution in float."""
     import nncf
     import openvino as ov
 
@@ -69,10 +73,25 @@ def openvino_levers(ir: Path, folder: Path, manifest: str, sizes: list[int]) -> 
                     core.read_model(str(ir)), data, preset=preset, subset_size=size,
                     fast_bias_correction=correction == "fast",
                 )  # fmt: skip
-                made[name] = folder / name.replace(" ", "_").replace(",", "")
-                made[name].mkdir()
-                ov.save_model(model, str(made[name] / "model.xml"), compress_to_fp16=False)
+                made[name] = save(model, folder, name)
+        first = first_convolution(core.read_model(str(ir)))
+        for correction in ("fast", "full"):
+            name = f"openvino {size} images, {correction} bias, first convolution float"
+            model = nncf.quantize(
+                core.read_model(str(ir)), data, subset_size=size,
+                fast_bias_correction=correction == "fast", ignored_scope=nncf.IgnoredScope([first]),
+            )  # fmt: skip
+            made[name] = save(model, folder, name)
     return made
+
+
+def save(model, folder: Path, name: str) -> Path:
+    import openvino as ov
+
+    target = folder / name.replace(" ", "_").replace(",", "")
+    target.mkdir()
+    ov.save_model(model, str(target / "model.xml"), compress_to_fp16=False)
+    return target
 
 
 def accuracy_aware(ir: Path, folder: Path, manifest: str, size: int) -> Path:

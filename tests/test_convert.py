@@ -70,6 +70,34 @@ def test_records_describe_the_models(conversions):
     assert sizes["tflite_int8"] < sizes["tflite_fp16"] < sizes["tflite_fp32"]
     assert max(sizes["onnx_int8"], sizes["onnx_fp16"]) < sizes["onnx"]
     assert records["savedmodel"]["details"]["role"] == "reference"
+    assert records["openvino_fp32"]["details"]["converted_from"] == "onnx"
+    openvino_int8 = records["openvino_int8"]["details"]
+    assert openvino_int8["calibration_images"] == 32 and openvino_int8["bias_correction"] == "full"
+    assert [name.split("/")[-3] for name in openvino_int8["float_layers"]] == ["conv0_0"]
+
+
+def test_the_openvino_int8_model_keeps_only_its_first_convolution_float(conversions):
+    """NNCF stores a quantised layer's weights as an int8 constant (converted and scaled back
+    to float in the graph); a layer left in float keeps an f32 constant."""
+    import openvino as ov
+
+    from tfedge.convert.openvino import MODEL
+
+    folder, _ = conversions
+    ir = folder / "openvino_int8" / FORMATS["openvino_int8"].model_file / MODEL
+    model = ov.Core().read_model(str(ir))
+    weighted = [
+        op for op in model.get_ordered_ops() if op.get_type_name() in ("Convolution", "MatMul")
+    ]
+    assert [stored_weight_type(op) for op in weighted] == ["f32"] + ["i8"] * 5
+
+
+def stored_weight_type(layer) -> str:
+    """The element type of the constant a layer's weights (its second input) start from."""
+    node = layer.input_value(1).get_node()
+    while node.get_input_size():
+        node = node.input_value(0).get_node()
+    return node.get_output_element_type(0).get_type_name()
 
 
 def test_the_int8_onnx_model_is_explicitly_quantised_as_tensorrt_requires(conversions):
