@@ -105,6 +105,7 @@ def test_benchmark_carries_a_skipped_record_without_reading_the_split(tmp_path):
     assert read_json(output) == result
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 def test_one_job_times_every_format_on_one_decoded_split(
     conversions, trained_cnn, tiny_mnist, tmp_path, monkeypatch
 ):
@@ -143,6 +144,7 @@ def test_one_job_times_every_format_on_one_decoded_split(
         assert result["agreement"] == 1.0
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 @pytest.mark.parametrize("damage", ["delete", "truncate", "flip a byte"])
 def test_benchmark_names_a_damaged_model_and_the_fix(conversions, tmp_path, damage):
     from tfedge.integrity import DamagedArtifact

@@ -74,3 +74,16 @@ def test_tensorrt_engines_depend_on_the_onnx_code_they_build_from(library):
     assert package / "convert" / "onnx.py" in files
     assert package / "convert" / "tflite.py" not in files
     assert package / "train.py" not in files
+
+
+def test_where_the_package_and_the_scripts_lie_does_not_count(tmp_path):
+    """A package copied to a folder that sorts before or after the scripts digests the same."""
+    scripts = Path(shutil.copytree(ROOT / "scripts", tmp_path / "m" / "scripts"))
+    digests = {
+        code_digest(
+            scripts / "architectures.py",
+            root=Path(shutil.copytree(ROOT / "src" / "tfedge", tmp_path / place / "tfedge")),
+        )
+        for place in ("a", "z")
+    }
+    assert len(digests) == 1

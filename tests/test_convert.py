@@ -35,6 +35,7 @@ def run_format(folder: Path, record: dict, images: np.ndarray) -> np.ndarray:
     return open_runner(record["format"], model, 1).predict(images)
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 @pytest.mark.parametrize("fmt", CPU_FORMATS)
 def test_each_cpu_format_matches_the_reference(fmt, conversions, trained_cnn, test_images):
     from tfedge.models import load_model
@@ -55,6 +56,7 @@ def test_each_cpu_format_matches_the_reference(fmt, conversions, trained_cnn, te
         assert np.corrcoef(logits.ravel(), reference.ravel())[0, 1] > 0.95
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 def test_records_describe_the_models(conversions):
     folder, records = conversions
     assert records["tflite_int8"]["details"]["input_type"] == "int8"
@@ -76,6 +78,7 @@ def test_records_describe_the_models(conversions):
     assert [name.split("/")[-3] for name in openvino_int8["float_layers"]] == ["conv0_0"]
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 def test_the_openvino_int8_model_keeps_only_its_first_convolution_float(conversions):
     """NNCF stores a quantised layer's weights as an int8 constant (converted and scaled back
     to float in the graph); a layer left in float keeps an f32 constant."""
@@ -100,6 +103,7 @@ def stored_weight_type(layer) -> str:
     return node.get_output_element_type(0).get_type_name()
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 def test_the_int8_onnx_model_is_explicitly_quantised_as_tensorrt_requires(conversions):
     """Signed int8 with zero point 0 everywhere, and every weight in [-64, 64]."""
     import onnx
@@ -120,6 +124,7 @@ def test_the_int8_onnx_model_is_explicitly_quantised_as_tensorrt_requires(conver
     assert weights and all(np.abs(w).max() <= 64 for w in weights)
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 def test_each_folder_holds_its_record_and_model_only(conversions):
     folder, records = conversions
     for fmt in CPU_FORMATS:
@@ -177,6 +182,7 @@ def test_weights_another_node_uses_are_not_folded():
     assert [node.op_type for node in model.graph.node] == ["MatMul", "Mul", "Add", "MatMul"]
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 def test_tensorrt_is_skipped_with_the_reason_and_no_file(conversions, tiny_mnist, monkeypatch):
     monkeypatch.setattr(tensorrt, "unavailable_reason", lambda: "no CUDA device")
     folder, _ = conversions

@@ -100,7 +100,12 @@ def code_files(entries: tuple[str | Path, ...], root: Path = PACKAGE_FOLDER) -> 
 def code_digest(*entries: str | Path, root: Path = PACKAGE_FOLDER) -> str:
     """SHA-256 of the code the entries reach, without docstrings, comments or formatting."""
     digest = hashlib.sha256()
-    for path in code_files(entries, root):
-        label = path.relative_to(root) if path.is_relative_to(root) else path.name
-        digest.update(f"{label}\n{_parsed(path)[0]}\n".encode())
+    labelled = {_label(path, root): path for path in code_files(entries, root)}
+    for label in sorted(labelled):
+        digest.update(f"{label}\n{_parsed(labelled[label])[0]}\n".encode())
     return digest.hexdigest()
+
+
+def _label(path: Path, root: Path) -> str:
+    """A file's name in the digest: where the package or the workflow lies must not count."""
+    return str(path.relative_to(root)) if path.is_relative_to(root) else f"scripts/{path.name}"
