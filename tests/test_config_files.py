@@ -98,6 +98,7 @@ def workflow(tmp_path) -> Path:
 
 
 @pytest.mark.workflow
+@pytest.mark.slow  # a dry run through make or Snakemake (6-10 s)
 def test_make_with_config_plans_that_config_alone(workflow):
     result = make_in(workflow, "dry-run", "CONFIG=own.yaml")
     assert result.returncode == 0, result.stderr + result.stdout
@@ -128,6 +129,7 @@ def test_make_with_a_broken_config_names_it_before_snakemake_runs(workflow):
 
 
 @pytest.mark.workflow
+@pytest.mark.slow  # a dry run through make or Snakemake (6-10 s)
 def test_snakemake_names_the_replacing_config_and_the_merged_pair(workflow):
     (workflow / "own.yaml").write_text(yaml.safe_dump({**OWN_CONFIG, "seeds": []}))
     alone = snakemake(workflow, "-n", "--configfile", "own.yaml")

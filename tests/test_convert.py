@@ -216,6 +216,7 @@ def test_skip_reasons_name_what_is_missing(monkeypatch):
     assert tensorrt.unavailable_reason() is None
 
 
+@pytest.mark.slow  # runs tf2onnx in a process of its own (about 9 s)
 def test_failed_conversion_is_recorded_not_raised(tmp_path, tiny_mnist):
     target, savedmodel = tmp_path / "onnx", tmp_path / "run" / "savedmodel"
     savedmodel.mkdir(parents=True)  # holds no model: tf2onnx fails
