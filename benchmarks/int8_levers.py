@@ -30,7 +30,7 @@ import numpy as np
 from tfedge import paths
 from tfedge.convert.calibration import calibration_images
 from tfedge.convert.onnx import INPUT_NAME
-from tfedge.convert.openvino import first_convolution
+from tfedge.convert.openvino import quantize
 from tfedge.convert.runtimes import OnnxRuntimeRunner, OpenVINORunner, SavedModelRunner
 from tfedge.data import plain
 
@@ -74,13 +74,11 @@ def openvino_levers(ir: Path, folder: Path, manifest: str, sizes: list[int]) -> 
                     fast_bias_correction=correction == "fast",
                 )  # fmt: skip
                 made[name] = save(model, folder, name)
-        first = first_convolution(core.read_model(str(ir)))
         for correction in ("fast", "full"):
             name = f"openvino {size} images, {correction} bias, first convolution float"
-            model = nncf.quantize(
-                core.read_model(str(ir)), data, subset_size=size,
-                fast_bias_correction=correction == "fast", ignored_scope=nncf.IgnoredScope([first]),
-            )  # fmt: skip
+            choices = {"bias_correction": correction, "float_first_convolution": True}
+            settings = {"calibration_images": size, "openvino_int8": choices}
+            model, _ = quantize(core.read_model(str(ir)), settings, manifest)  # the product's own
             made[name] = save(model, folder, name)
     return made
 

@@ -217,6 +217,16 @@ BAD_CONFIGS = {
         "convert.tflite_int8_io",
         "use one of: int8, float",
     ),
+    "unknown OpenVINO bias correction": (
+        lambda c: c["convert"].update(openvino_int8={"bias_correction": "exact"}),
+        "convert.openvino_int8.bias_correction",
+        "use one of: fast, full",
+    ),
+    "OpenVINO float layer switch as text": (
+        lambda c: c["convert"].update(openvino_int8={"float_first_convolution": "yes"}),
+        "convert.openvino_int8.float_first_convolution",
+        "'yes' is not of type 'boolean'",
+    ),
     "transfer key on a cnn": (
         lambda c: c["variants"]["cnn"].update(unfreeze=True),
         "variants.cnn",
