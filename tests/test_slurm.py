@@ -36,7 +36,7 @@ DECLARED = {
     "prepare_data": (1, 4000, 60),
     "train": (1, 8000, 240),
     "evaluate": (1, 4000, 30),
-    "convert": (1, 6000, 60),
+    "convert": (PROFILE["set-threads"]["convert"], 6000, 60),
     "convert_tensorrt": (1, 6000, 60),
     "benchmark": (PROFILE["cores"], 6000, 60),
     "benchmark_tensorrt": (PROFILE["cores"], 6000, 60),
@@ -96,9 +96,10 @@ def rules_of(comment: str) -> list[str]:
 
 
 def test_every_job_asks_for_what_its_rules_declare_and_fits_a_node(slurm_run):
-    """A job of one rule asks for exactly what the rule declares; a group job (the profile's
-    groups) for at least what its largest member does, running members side by side only as
-    far as one node's CPUs (the profile's cores) allow."""
+    """A job of one rule asks for exactly what the rule declares. A group job (the profile's
+    groups) runs its members one after another, so it asks for the CPUs of its widest member,
+    never more than one node's (the profile's cores), and at least any member's memory and
+    time."""
     _, jobs = slurm_run
     ran = set()
     for job in jobs:
@@ -107,12 +108,28 @@ def test_every_job_asks_for_what_its_rules_declare_and_fits_a_node(slurm_run):
         ran.update(rules)
         threads, memory, minutes = zip(*(DECLARED[rule] for rule in rules))
         cpus, asked_mb = int(job["cpus"]), int(job["memory"].removesuffix("M"))
-        assert max(threads) <= cpus <= PROFILE["cores"], job
+        assert cpus == max(threads) <= PROFILE["cores"], job
         assert asked_mb >= max(memory) and int(job["minutes"]) >= max(minutes), job
         single = job["comment"].removeprefix("rule_").split("_wildcards_")[0] in DECLARED
         if single:
             assert (cpus, asked_mb, int(job["minutes"])) == DECLARED[rules[0]], job
     assert ran == set(DECLARED)
+
+
+def test_a_run_and_its_evaluation_are_one_slurm_job(slurm_run):
+    """The profile groups per run: each training run with its evaluation, so a fine-tuned run
+    and the run it starts from are two SLURM jobs, and neither asks for a second CPU."""
+    _, jobs = slurm_run
+    config = validated(tiny_config())
+    runs = {
+        f"training-{variant}-{seed}" for variant in config["variants"] for seed in config["seeds"]
+    }
+    grouped = {
+        job["comment"].removeprefix("rule_").split("_evaluate_train")[0]
+        for job in jobs
+        if job["comment"].endswith("_evaluate_train")
+    }
+    assert grouped == runs
 
 
 def test_tensorrt_is_skipped_with_its_reason_on_a_cluster_without_gpus(slurm_run):
