@@ -44,7 +44,8 @@ def test_googlenet_matches_the_paper(googlenet):
 
 
 @pytest.mark.parametrize(
-    ("name", "published_macs"), [("mobilenet_v2", 300e6), ("inception_v3", 5.7e9)]
+    ("name", "published_macs"),
+    [("mobilenet_v2", 300e6), pytest.param("inception_v3", 5.7e9, marks=pytest.mark.slow)],
 )
 def test_keras_networks_match_keras_and_the_papers(name, published_macs, request):
     model = request.getfixturevalue(name)

@@ -220,8 +220,19 @@ def tiny_workflow(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def local_plan(tiny_workflow) -> set[tuple[str, str]]:
-    return planned_jobs(tiny_workflow)
+def local_dry_run(tiny_workflow) -> str:
+    return dry_run(tiny_workflow)
+
+
+@pytest.fixture(scope="module")
+def local_plan(local_dry_run) -> set[tuple[str, str]]:
+    return set(job_blocks(local_dry_run))
+
+
+@pytest.fixture(scope="module")
+def slurm_dry_run(tiny_workflow) -> str:
+    """The README's SLURM command planned in an empty workflow copy: every job is planned."""
+    return dry_run(tiny_workflow, "--workflow-profile", "profiles/slurm")
 
 
 def job_resources(output: str) -> dict[tuple[str, str], str]:
@@ -234,8 +245,8 @@ def job_resources(output: str) -> dict[tuple[str, str], str]:
     return jobs
 
 
-def test_tensorrt_jobs_take_a_gpu_and_no_other_job_does(tiny_workflow, local_plan):
-    resources = job_resources(dry_run(tiny_workflow))
+def test_tensorrt_jobs_take_a_gpu_and_no_other_job_does(local_dry_run, local_plan):
+    resources = job_resources(local_dry_run)
     assert set(resources) == local_plan - {("all", "")}
     for (rule, wildcards), line in resources.items():
         wants_gpu = "format=tensorrt" in wildcards
@@ -249,9 +260,12 @@ def test_local_profile_lets_one_gpu_job_and_one_benchmark_run_at_a_time():
     assert profile["keep-going"] is False
 
 
-@pytest.mark.parametrize("flag", ["--profile", "--workflow-profile"])
-def test_slurm_profile_plans_the_full_dag(tiny_workflow, local_plan, flag):
-    assert planned_jobs(tiny_workflow, flag, "profiles/slurm") == local_plan
+def test_slurm_profile_plans_the_full_dag(slurm_dry_run, local_plan):
+    assert set(job_blocks(slurm_dry_run)) == local_plan
+
+
+def test_slurm_profile_added_to_the_default_one_plans_the_full_dag(tiny_workflow, local_plan):
+    assert planned_jobs(tiny_workflow, "--profile", "profiles/slurm") == local_plan
 
 
 def job_threads(output: str) -> dict[tuple[str, str], int]:
@@ -268,6 +282,7 @@ def assert_no_gpu_and_every_job_fits_a_node(output: str, profile: str) -> None:
     the profile says a node has; the jobs that take a whole machine ask for exactly that."""
     settings = yaml.safe_load((ROOT / "profiles" / profile / "config.yaml").read_text())
     assert settings["cores"] == settings["max-threads"]
+    assert set(settings.get("set-threads", {}).values()) <= {settings["cores"]}
     for (rule, _), line in job_resources(output).items():
         assert "gpu=1" not in line and "gpu_manufacturer" not in line, (rule, line)
     threads = job_threads(output)
@@ -276,9 +291,8 @@ def assert_no_gpu_and_every_job_fits_a_node(output: str, profile: str) -> None:
     assert whole_machine == {settings["cores"]}
 
 
-def test_slurm_profile_assumes_no_gpu_and_fits_every_job_on_a_node(tiny_workflow):
-    output = dry_run(tiny_workflow, "--workflow-profile", "profiles/slurm", "--forceall")
-    assert_no_gpu_and_every_job_fits_a_node(output, "slurm")
+def test_slurm_profile_assumes_no_gpu_and_fits_every_job_on_a_node(slurm_dry_run):
+    assert_no_gpu_and_every_job_fits_a_node(slurm_dry_run, "slurm")
 
 
 @pytest.mark.slow

@@ -117,6 +117,7 @@ class ScriptedAttempts:
         raise ending(f"job killed at batch {batch_size}")
 
 
+@pytest.mark.slow
 def test_a_killed_job_continues_its_back_off_where_it_stood(tiny_mnist, tmp_path):
     variant = variant_settings("mlp_baseline", epochs=1, batch_size=64, min_batch_size=8)
     outputs, work = outputs_in(tmp_path), tmp_path / "w"

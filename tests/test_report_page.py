@@ -7,7 +7,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from tfedge.report import render
+from tfedge.report import plots, render
 from tfedge.report.render import p_value, percent
 from tfedge.report.sections import SECTIONS, build_sections
 
@@ -20,6 +20,18 @@ EVIL = "<script>alert('x')</script>"
 
 def page(tmp_path, config=None, **results) -> str:
     return render(write_results(tmp_path, config or validated(tiny_config()), **results), TEMPLATE)
+
+
+@pytest.fixture
+def unsaved_figures(monkeypatch):
+    """Figures drawn but not saved as SVG, which is most of a page's render time. For the
+    tests that read a page's text and structure; ``default_page`` keeps its figures whole."""
+
+    def placeholder(figure) -> str:
+        plots.plt.close(figure)
+        return "data:image/svg+xml;base64,"
+
+    monkeypatch.setattr(plots, "svg_data_uri", placeholder)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +49,7 @@ def test_every_section_renders_in_order_under_its_heading_and_in_the_contents(de
     assert re.findall(r'href="#([\w-]+)"', contents) == [module.ID for module in titled]
 
 
-def test_a_section_with_nothing_to_show_is_left_out(tmp_path):
+def test_a_section_with_nothing_to_show_is_left_out(tmp_path, unsaved_figures):
     config = validated(tiny_config())
     del config["sweeps"], config["variants"]["mlp_batch_batch_size_16"]
     del config["variants"]["mlp_batch_batch_size_64"]
@@ -46,7 +58,7 @@ def test_a_section_with_nothing_to_show_is_left_out(tmp_path):
     assert 'id="sweeps"' not in render(results, TEMPLATE)
 
 
-def test_values_from_results_are_escaped(tmp_path):
+def test_values_from_results_are_escaped(tmp_path, unsaved_figures):
     skipped = [{"file": f"cats/{EVIL}.jpg", "reason": "Invalid JPEG data"}]
     data = manifest("mnist", reason=f"offline {EVIL}")
     data["images"]["skipped"] = skipped
@@ -85,7 +97,7 @@ class TableBoxes(HTMLParser):
             del self.open[len(tags) - 1 - tags[::-1].index(tag) :]
 
 
-def test_every_table_scrolls_in_a_wide_box(tmp_path):
+def test_every_table_scrolls_in_a_wide_box(tmp_path, unsaved_figures):
     """A table wider than the screen scrolls inside its box instead of widening the page."""
     data = manifest("mnist")
     data["images"]["skipped"] = [{"file": "a.jpg", "reason": "truncated"}]
@@ -112,7 +124,9 @@ def accuracy_cells(html: str) -> list[str]:
     )
 
 
-def test_accuracy_shows_mean_and_spread_over_seeds_or_n_for_one(default_page, tmp_path):
+def test_accuracy_shows_mean_and_spread_over_seeds_or_n_for_one(
+    default_page, tmp_path, unsaved_figures
+):
     several = default_page
     assert '<td class="num">2.5</td>' in table_html(several, "accuracy-table")  # M multiply-adds
     assert accuracy_cells(several)[0] == "60.00 ± 0.00"
@@ -125,7 +139,7 @@ def test_accuracy_shows_mean_and_spread_over_seeds_or_n_for_one(default_page, tm
     )
 
 
-def test_speed_ups_render_with_their_interval_or_as_no_difference(tmp_path):
+def test_speed_ups_render_with_their_interval_or_as_no_difference(tmp_path, unsaved_figures):
     config = validated(tiny_config())
     config["convert"]["formats"] = ["savedmodel", "tflite_fp32", "onnx", "tensorrt_fp16"]
     skipped = {"variant": "cnn", "format": "tensorrt_fp16", "status": "skipped", "reason": "no GPU"}

@@ -102,6 +102,7 @@ def test_the_blocker_stops_a_job_that_needs_tensorflow(tmp_path, blocked):
     assert "tensorflow imported by a skipped job" in record["reason"]
 
 
+@pytest.mark.slow
 def test_the_job_context_limits_tensorflow_without_importing_it(tmp_path):
     code = (
         "import os, sys\n"
@@ -123,6 +124,7 @@ def test_the_job_context_limits_tensorflow_without_importing_it(tmp_path):
 TENSORFLOW = ["tensorflow", "tf_keras", "keras", "tensorflow_hub"]
 
 
+@pytest.mark.slow  # the shared conversions fixture: 40 s, which the slow converter tests pay anyway
 @pytest.mark.parametrize("fmt", ["onnx_fp16", "onnx_int8"])
 def test_a_conversion_built_from_the_onnx_model_needs_no_tensorflow(
     fmt, conversions, tiny_mnist, tmp_path

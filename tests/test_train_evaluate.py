@@ -139,6 +139,7 @@ def test_per_class_scores_are_scikit_learns():
         assert [row[key] for row in scores] == values.tolist(), key
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path, monkeypatch):
     from tfedge import train, train_attempt
     from tfedge.keras_env import keras
@@ -220,6 +221,7 @@ def killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, kill_after, first, seco
     )
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_architecture_is_discarded(
     tiny_mnist, tmp_path, monkeypatch, caplog
 ):
@@ -234,6 +236,7 @@ def test_a_checkpoint_of_another_architecture_is_discarded(
     assert not (tmp_path / "work").exists()
 
 
+@pytest.mark.slow
 def test_fewer_epochs_than_a_checkpoint_ran_trains_the_new_count(
     tiny_mnist, tmp_path, monkeypatch, caplog
 ):
@@ -247,6 +250,7 @@ def test_fewer_epochs_than_a_checkpoint_ran_trains_the_new_count(
     assert "variant settings changed (epochs: 3 → 1)" in caplog.text
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_the_same_settings_is_resumed(tiny_mnist, tmp_path, monkeypatch, caplog):
     variant = variant_settings("mlp_baseline", epochs=2)
     reordered = dict(reversed(list(variant.items())))  # key order is not a change

