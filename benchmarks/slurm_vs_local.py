@@ -36,6 +36,8 @@ def run_folder(keep: Path | None, name: str):
         with tempfile.TemporaryDirectory(prefix="tfedge-slurm-vs-local-") as folder:
             yield Path(folder)
     else:
+        if (keep / name).exists():
+            sys.exit(f"{keep / name} exists: give --keep a folder without local/ or slurm/ in it")
         (keep / name).mkdir(parents=True)
         yield keep / name
 
