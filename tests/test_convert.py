@@ -13,6 +13,7 @@ from tfedge.files import read_json, write_json
 from tfedge.formats import FORMATS, RECORD, settings_slice
 
 from .conftest import tiny_config, validated
+from .decisions import assert_keeps_decisions
 
 SETTINGS = validated(tiny_config())["convert"]
 # In table order, so a format's source is converted before it.
@@ -24,8 +25,9 @@ LOGIT_TOLERANCE = {
 
 
 @pytest.fixture(scope="module")
-def test_images(tiny_mnist):
-    return bench.test_split_batches(str(tiny_mnist), 16)[0]
+def test_images(tiny_mnist) -> np.ndarray:
+    """The whole test split (100 images): the int8 check counts clear decisions among them."""
+    return np.concatenate([images for images, _ in bench.test_split_batches(str(tiny_mnist), 16)])
 
 
 def run_format(folder: Path, record: dict, images: np.ndarray) -> np.ndarray:
@@ -42,18 +44,49 @@ def test_each_cpu_format_matches_the_reference(fmt, conversions, trained_cnn, te
 
     folder, records = conversions
     assert records[fmt]["status"] == "ok", records[fmt]["reason"]
-    images, _ = test_images
-    reference = load_model(str(trained_cnn / "model.keras"))(images, training=False).numpy()
-    logits = run_format(folder, records[fmt], images)
+    reference = load_model(str(trained_cnn / "model.keras"))(test_images, training=False).numpy()
+    logits = run_format(folder, records[fmt], test_images)
     assert logits.shape == reference.shape
     assert np.std(logits, axis=0).max() > 1e-3, "outputs do not vary across inputs"
     if fmt in LOGIT_TOLERANCE:
         np.testing.assert_allclose(
             logits, reference, atol=LOGIT_TOLERANCE[fmt] * np.abs(reference).max()
         )
-    else:  # full-integer: quantisation error, but the same decisions on most images
-        assert np.mean(logits.argmax(1) == reference.argmax(1)) >= 0.8
-        assert np.corrcoef(logits.ravel(), reference.ravel())[0, 1] > 0.95
+    else:  # full-integer: every clear decision kept, every logit close (tests/decisions.py)
+        assert_keeps_decisions(logits, reference)
+
+
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
+@pytest.mark.parametrize("part, factor", [("weights", 10), ("weights", 0.1), ("activations", 10)])
+def test_an_int8_model_with_scales_off_tenfold_fails_the_decision_check(
+    part, factor, conversions, trained_cnn, test_images
+):
+    """The negative control of assert_keeps_decisions: the product's own int8 ONNX model with
+    the scales of its weights (or of its activations) multiplied by ``factor``."""
+    import onnx
+    import onnxruntime as ort
+    from onnx import numpy_helper
+
+    from tfedge.models import load_model
+
+    folder, _ = conversions
+    model = onnx.load(str(folder / "onnx_int8" / "model.onnx"))
+    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    op = "DequantizeLinear" if part == "weights" else "QuantizeLinear"
+    scales = {
+        node.input[1]
+        for node in model.graph.node
+        if node.op_type == op and (part == "activations") != (node.input[0] in constants)
+    }
+    for name in scales:
+        scaled = numpy_helper.to_array(constants[name]) * np.float32(factor)
+        constants[name].CopyFrom(numpy_helper.from_array(scaled, name))
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    logits = session.run(None, {session.get_inputs()[0].name: test_images})[0]
+    reference = load_model(str(trained_cnn / "model.keras"))(test_images, training=False).numpy()
+    assert scales
+    with pytest.raises(AssertionError):
+        assert_keeps_decisions(logits, reference)
 
 
 @pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)

@@ -122,6 +122,8 @@ def test_ported_classifier_sees_the_cat(classifier, cat_batch):
     top5 = np.argsort(probabilities)[::-1][:5]
     print("top-5:", [(int(index), round(float(probabilities[index]), 4)) for index in top5])
     assert top5[0] in CAT_CLASSES
+    # One image through a float32 model (0.89 here): CPUs differ in the fifth decimal, not
+    # the first, so the margin holds on any of them; the next test shows random weights miss.
     assert probabilities[list(CAT_CLASSES)].sum() > 0.8
 
 
