@@ -2,10 +2,13 @@
 # (profiles/default; CORES=1 for one).
 # make test:   the same set-up, then the test suite.
 # make report CONFIG=my.yaml: run my.yaml alone, in place of config.yaml (checked first).
+# make report FORCERUN=results/…: remake that output and everything made from it (the fix a
+#                  job prints when it finds a damaged input).
 # make sweeps: the fine-tuning depth and batch-size curves (config.sweeps.yaml → results/sweeps.html).
 VENV ?= .venv
 CORES ?=
 CONFIG ?=
+FORCERUN ?=
 PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -14,11 +17,12 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 # A --configfile replaces config.yaml (the Snakefile decides). The target goes before
 # --configfile, which takes several values and would swallow it.
 OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG))
+OWN_FORCERUN := $(if $(FORCERUN),--forcerun $(FORCERUN))
 CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&)
 .PHONY: report sweeps test test-quick test-slow test-cluster lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
-	$(CHECK_CONFIG) $(BIN)/snakemake $(if $(CORES),--cores $(CORES)) report $(OWN_CONFIG)
+	$(CHECK_CONFIG) $(BIN)/snakemake $(if $(CORES),--cores $(CORES)) report $(OWN_FORCERUN) $(OWN_CONFIG)
 
 sweeps:
 	$(MAKE) --no-print-directory report CONFIG=config.sweeps.yaml

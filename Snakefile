@@ -23,6 +23,7 @@ include: "rules/convert.smk"
 include: "rules/benchmark.smk"
 include: "rules/architectures.smk"
 include: "rules/report.smk"
+include: "rules/damage.smk"
 
 
 # The report reads the checkout's template and answers, so it runs where Snakemake runs,

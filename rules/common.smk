@@ -1,6 +1,5 @@
 # Config validation, wildcard constraints and the helpers the rules share. Imports nothing
 # heavy: Snakemake runs this on every invocation, dry runs included.
-from datetime import datetime, timezone
 from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
@@ -12,7 +11,6 @@ from tfedge.config import canonical, validate_config
 from tfedge.config_files import config_sources, describe_sources
 from tfedge.data.fingerprint import folder_state
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
-from tfedge.integrity import damaged_outputs, move_aside
 
 # What the config came from, for error messages: config.yaml, or the --configfiles in order.
 CONFIG_SOURCE = describe_sources(
@@ -24,18 +22,6 @@ validate_config(
     Path(workflow.basedir) / "schemas" / "config.schema.yaml",
     source=CONFIG_SOURCE,
 )
-
-# Snakemake judges a folder output by its timestamp alone and never reads what a file holds,
-# so planning compares each made output with its record (tfedge.integrity) and moves what
-# differs aside: Snakemake then makes it again, and what follows from it. Only where jobs are
-# planned, on this file system; with object storage (S3) the jobs' own checks find damage.
-if not workflow.remote_exec and not workflow.storage_settings.default_storage_provider:
-    PLANNED_AT = datetime.now(timezone.utc)
-    for output, found in damaged_outputs(config).items():
-        moved = move_aside(output, PLANNED_AT)
-        logger.warning(
-            f"{output} is damaged ({'; '.join(found)}): moved to {moved}, remade"
-        )
 
 SEEDS = config["seeds"]
 VARIANTS = config["variants"]

@@ -21,6 +21,7 @@ from tfedge.data.sources import SourceData, from_arrays, load_source, numbered
 from tfedge.files import read_json
 
 from .conftest import dataset_settings, prepare
+from .hostile import png_header_claiming
 
 GOOD_PER_CLASS = 15  # the default fractions need 14 images per class
 COLOUR = (200, 100, 50)
@@ -175,6 +176,36 @@ def test_a_bad_record_of_another_source_is_named_by_split_and_number():
     assert [entry["file"] for entry in report["skipped"]] == ["train #2"]
     assert checked.splits["train"].names == ["train #0", "train #1", "train #3"]
     assert checked.splits["train"].labels.tolist() == [0, 0, 1]
+
+
+def test_images_above_the_pixel_limit_are_listed_and_never_decoded(monkeypatch):
+    """A 20000x20000 header (the bomb: a few hundred KB that decode to 400 MB) and a 32x32
+    image under a limit of 1,000 pixels are both skipped with the reason; the decoder sees
+    neither."""
+    from tfedge.data import checks
+
+    images = np.zeros((3, 8, 8), np.uint8)
+    data = from_arrays(images, np.array([0, 1, 1]), numbered("train", range(3)))
+    data.images[0] = png_header_claiming(20_000, 20_000)
+    data.images[1] = png()  # 32 x 32 = 1,024 pixels
+    source = SourceData({"train": data}, ["zero", "one"], "bundled", "made here")
+    decoded = []
+    real_decode = checks.decoded_by_tensorflow
+    monkeypatch.setattr(
+        checks,
+        "decoded_by_tensorflow",
+        lambda images, c: decoded.extend(images) or real_decode(images, c),
+    )
+    checked, report = check_source("mnist", source, dataset_settings(max_image_pixels=1_000))
+    reasons = {entry["file"]: entry["reason"] for entry in report["skipped"]}
+    assert reasons == {
+        "train #0": "over 178,956,970 pixels, above max_image_pixels (1,000): not decoded",
+        "train #1": "32x32 is 1,024 pixels, above max_image_pixels (1,000): not decoded",
+    }
+    assert checked.splits["train"].names == ["train #2"]
+    assert data.images[0] not in decoded and data.images[1] not in decoded
+    default = check_source("mnist", source, dataset_settings())[1]["skipped"]
+    assert [entry["file"] for entry in default] == ["train #0"]
 
 
 def test_the_check_uses_the_bytes_in_memory_and_reads_no_file_again(tmp_path):

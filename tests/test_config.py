@@ -10,6 +10,7 @@ import yaml
 from tfedge.config import ConfigError, baselines, check_folders, config_hash, folder_problems
 
 from .conftest import ROOT, tiny_config, validated
+from .hostile import alias_bomb
 
 
 def test_shipped_configs_are_valid_and_get_defaults():
@@ -282,6 +283,21 @@ BAD_CONFIGS = {
         "datasets",
         "7 is not a valid name; names are text of letters, digits and _ (quote it in YAML: '7')",
     ),
+    "a learning rate that is not a number": (
+        lambda c: c["variants"]["cnn"].update(learning_rate=float("nan")),
+        "variants.cnn.learning_rate",
+        "nan is not a finite number",
+    ),
+    "an infinite latency budget": (
+        lambda c: c.update(report={"latency_budgets_ms": [float("inf"), float("nan")]}),
+        "report.latency_budgets_ms[0]",
+        "inf is not a finite number",
+    ),
+    "engines that cannot hold the batch they are tuned for": (
+        lambda c: c["convert"]["tensorrt"].update(max_batch=4),
+        "convert.tensorrt.max_batch",
+        "4 is below opt_batch (8), so no engine could be built",
+    ),
     "directory with wildcard braces": (
         lambda c: c["datasets"]["mnist"].update(source="directory", directory="/data/{set}"),
         "datasets.mnist.directory",
@@ -407,3 +423,21 @@ def test_tensorrt_engines_are_tuned_for_the_batch_their_throughput_is_timed_at()
         validated(config)
     config["convert"]["formats"] = ["onnx"]  # no engine, no conflict
     validated(config)
+
+
+def test_tensorrt_batch_limits_are_checked_only_where_engines_are_built():
+    config = tiny_config()
+    config["convert"]["tensorrt"]["max_batch"] = 4
+    config["convert"]["formats"] = ["onnx"]
+    validated(config)
+
+
+def test_a_yaml_alias_bomb_under_a_valid_key_is_refused_naming_the_file(tmp_path):
+    from tfedge.config_files import check_files
+
+    config = tiny_config()
+    config["architectures"]["models"] = "BOMB"
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(yaml.safe_dump(config).replace("models: BOMB", f"models: {alias_bomb()}"))
+    with pytest.raises(ConfigError, match=r"^.*bomb.yaml holds more than 100,000 values"):
+        check_files([bomb], ROOT / "schemas" / "config.schema.yaml")

@@ -13,7 +13,8 @@ from tfedge.config import ConfigError
 from tfedge.config_files import check_files, config_sources, describe_sources, read_config_file
 
 from .conftest import ROOT, SCHEMA, tiny_config
-from .snakemake_runs import copy_workflow, job_blocks, snakemake
+from .hostile import alias_bomb
+from .snakemake_runs import SNAKEMAKE, copy_workflow, job_blocks, snakemake
 
 VENV = Path(sys.executable).parents[1]
 OWN_CONFIG = {
@@ -146,3 +147,17 @@ def test_a_syntax_error_in_the_workflows_config_names_its_line(workflow):
     result = snakemake(workflow, "-n")
     assert result.returncode != 0
     assert "config.yaml, line 3, column 11: not valid YAML" in result.stdout
+
+
+@pytest.mark.workflow
+def test_snakemake_refuses_an_alias_bomb_before_planning(workflow):
+    config = tiny_config()
+    config["architectures"]["models"] = "BOMB"
+    text = yaml.safe_dump(config).replace("models: BOMB", f"models: {alias_bomb()}")
+    (workflow / "bomb.yaml").write_text(text)
+    result = subprocess.run(
+        [SNAKEMAKE, "-n", "report", "--configfile", "bomb.yaml"],
+        cwd=workflow, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode != 0
+    assert "bomb.yaml holds more than 100,000 values" in result.stdout + result.stderr

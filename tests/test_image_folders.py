@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,11 +18,19 @@ import pytest
 import yaml
 from PIL import Image
 
+from tfedge.config import folder_problems
 from tfedge.data import fingerprint as fingerprints
-from tfedge.data.fingerprint import describe_changes, describe_images, folder_entries, folder_state
+from tfedge.data.fingerprint import (
+    LinkLeavesFolder,
+    describe_changes,
+    describe_images,
+    folder_entries,
+    folder_state,
+)
+from tfedge.data.sources import list_folder
 
 from .conftest import BUCKET
-from .snakemake_runs import copy_workflow, job_blocks, s3_env, s3_storage, snakemake
+from .snakemake_runs import SNAKEMAKE, copy_workflow, job_blocks, s3_env, s3_storage, snakemake
 
 MANIFEST = "results/data/own/manifest.json"
 PREPARE = ("prepare_data", "dataset=own")
@@ -240,9 +250,63 @@ def test_fingerprint_survives_link_loops_and_broken_links(tmp_path):
     (root / "ant" / "gone.png").symlink_to(tmp_path / "nothing.png")
     paths = [entry[0] for entry in folder_entries(root)]
     assert "ant/gone.png" in paths and not any(path.startswith("ant/loop/") for path in paths)
-    assert describe_images(root)["ant/gone.png"]["sha256"] == "unreadable"
+    assert describe_images(root)["images"]["ant/gone.png"]["sha256"] == "not read: a broken link"
     with pytest.raises(NotADirectoryError, match="is not a folder"):
         fingerprint(tmp_path / "nothing")
+
+
+def test_pipes_and_devices_are_listed_and_never_opened(tmp_path):
+    """A named pipe would block the plan's read forever, and /dev/zero never ends: the
+    fingerprint (in a child with a time limit, so a regression fails instead of hanging) and
+    prepare_data's listing name them without opening them."""
+    root = make_images(tmp_path / "images")
+    os.mkfifo(root / "ant" / "pipe.png")
+    (root / "bee" / "zero.png").symlink_to("/dev/zero")
+    state = subprocess.run(
+        [sys.executable, "-c", "import sys; from tfedge.data.fingerprint import folder_state; "
+         f"print(folder_state({{'source': 'directory', 'directory': {str(root)!r}}}, 'none'))"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert state.returncode == 0, state.stderr
+    images = describe_images(root)["images"]
+    assert images["ant/pipe.png"]["sha256"] == "not read: a named pipe (FIFO)"
+    assert images["bee/zero.png"]["sha256"] == "not read: a character device"
+    listing = list_folder(root, list(CLASSES))
+    assert listing.not_read == {
+        "ant/pipe.png": "a named pipe (FIFO): not read",
+        "bee/zero.png": "a character device: not read",
+    }
+    assert "ant/pipe.png" not in listing.images["ant"]
+
+
+def test_an_empty_class_folder_changes_the_fingerprint_and_is_named(tmp_path):
+    root = make_images(tmp_path / "images")
+    record = recorded(root)
+    before = fingerprint(root, record)
+    (root / "dog").mkdir()
+    assert fingerprint(root, record) != before
+    settings = {"source": "directory", "directory": str(root)}
+    assert folder_state(settings, record)[1] == "class folders dog/ added"
+    (root / ".thumbnails").mkdir()  # hidden: not a class
+    assert folder_state(settings, record)[1] == "class folders dog/ added"
+
+
+def test_a_link_that_leaves_the_folder_is_refused_with_its_name(tmp_path):
+    root = make_images(tmp_path / "images")
+    elsewhere = make_images(tmp_path / "elsewhere")
+    (root / "dog").symlink_to(elsewhere / "ant")
+    with pytest.raises(LinkLeavesFolder, match=f"{root}/dog links to {elsewhere}/ant, outside"):
+        folder_entries(root)
+    problems = folder_problems(
+        {"datasets": {"own": {"source": "directory", "directory": str(root)}}}
+    )
+    assert problems == [
+        f"datasets.own.directory: {root}/dog links to {elsewhere}/ant, outside {root}: copy what "
+        "it points at into the folder, or point the dataset at a folder that holds it"
+    ]
+    (root / "dog").unlink()
+    (root / "ant" / "again.png").symlink_to(root / "bee" / "0.png")  # inside: followed
+    assert "ant/again.png" in [entry.relative for entry in folder_entries(root)]
 
 
 def test_only_directory_datasets_get_a_fingerprint(tmp_path):
@@ -258,3 +322,51 @@ def test_changes_are_said_per_class_folder():
         "1 image added in ant/, 1 image changed in bee/, 1 image removed in bee/"
     )
     assert describe_changes(before, before) == ""
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_an_empty_class_folder_reruns_prepare_data_which_names_it(run):
+    (run / "images" / "dog").mkdir()
+    result = snakemake(run, "report", "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert PREPARE in job_blocks(output)
+    assert "datasets.own: class folders dog/ added since prepare_data last read it" in output
+    real = snakemake(run, "--cores", "1", "report")
+    assert real.returncode != 0
+    log = (run / "results/logs/prepare_data/own.log").read_text()
+    assert "dog" in log and "14" in log, log[-2000:]
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_pipes_and_devices_are_planned_and_prepared_around_never_read(run):
+    os.mkfifo(run / "images" / "ant" / "pipe.png")
+    (run / "images" / "bee" / "zero.png").symlink_to("/dev/zero")
+    planned = subprocess.run(
+        [SNAKEMAKE, "report", "-n"], cwd=run, capture_output=True, text=True, timeout=120
+    )
+    assert planned.returncode == 0, planned.stderr[-3000:]
+    assert PREPARE in job_blocks(planned.stdout + planned.stderr)
+    prepared = subprocess.run(
+        [SNAKEMAKE, "--cores", "1", MANIFEST], cwd=run, capture_output=True, text=True, timeout=600
+    )
+    assert prepared.returncode == 0, prepared.stderr[-3000:]
+    skipped = json.loads((run / MANIFEST).read_text())["images"]["skipped"]
+    assert {entry["file"]: entry["reason"] for entry in skipped} == {
+        "ant/pipe.png": "a named pipe (FIFO): not read",
+        "bee/zero.png": "a character device: not read",
+    }
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_class_folder_linked_from_elsewhere_is_refused_before_any_job(run, tmp_path):
+    elsewhere = make_images(tmp_path / "elsewhere")
+    (run / "images" / "dog").symlink_to(elsewhere / "ant")
+    result = snakemake(run, "report", "-n")
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"datasets.own.directory: images/dog links to {elsewhere}/ant, outside images" in output
+    assert "rule prepare_data:" not in output

@@ -1,4 +1,5 @@
-"""What a plan reruns after an edit, a deletion or damage in a finished tiny run, and only that."""
+"""What a plan reruns after an edit in a finished tiny run, and only that (damage:
+tests/test_damage.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from .conftest import ROOT, TINY_CONFIG, validated
 from .snakemake_runs import (
     copy_workflow,
     dry_run,
-    job_blocks,
     planned_jobs,
     snakemake,
 )
@@ -80,76 +80,6 @@ def test_writing_defaults_out_reruns_nothing(tiny_run, tmp_path):
         config["backbones"]["lite"]["probe_timeout_s"] = 3
 
     assert plan_after_edit(tiny_run, tmp_path, explicit_defaults) == set()
-
-
-@pytest.mark.workflow
-@pytest.mark.slow
-def test_a_deleted_converted_model_is_converted_again(tiny_run, tmp_path):
-    edited = tmp_path / "edited"
-    shutil.copytree(tiny_run, edited, symlinks=True)
-    shutil.rmtree(edited / "results/converted/cnn/tflite_fp32")
-    assert set(job_blocks(dry_run(edited, target="all"))) == {
-        ("convert", "variant=cnn, format=tflite_fp32"),
-        ("benchmark", "variant=cnn"),
-        ("report", ""),
-        ("all", ""),
-    }
-
-
-def copy_of(tiny_run: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(tiny_run, tempfile.mkdtemp(dir=tmp_path), dirs_exist_ok=True))
-
-
-@pytest.mark.workflow
-@pytest.mark.slow
-def test_a_file_deleted_inside_a_converted_folder_is_made_again(tiny_run, tmp_path):
-    edited = copy_of(tiny_run, tmp_path)
-    (edited / "results/converted/cnn/onnx/model.onnx").unlink()
-    output = dry_run(edited, target="all")
-    assert "results/converted/cnn/onnx is damaged (model.onnx is missing)" in output
-    assert (
-        "convert",
-        "variant=cnn, format=onnx",
-    ) in job_blocks(output)
-    built_on_onnx = {
-        f"variant=cnn, format={f}"
-        for f, row in FORMATS.items()
-        if row.family in ("onnx", "tensorrt")
-    }
-    planned = set(job_blocks(output))
-    assert {("convert", w) for w in built_on_onnx if "tensorrt" not in w} <= planned
-    assert ("benchmark", "variant=cnn") in planned and ("report", "") in planned
-    assert ("convert", "variant=cnn, format=tflite_fp32") not in planned
-    damaged = list((edited / "results" / ".damaged").rglob("conversion.json"))
-    assert [path.parent.name for path in damaged] == ["onnx"]  # kept for a look
-
-
-@pytest.mark.workflow
-@pytest.mark.slow
-def test_a_truncated_trained_model_is_trained_again(tiny_run, tmp_path):
-    edited = copy_of(tiny_run, tmp_path)
-    model = edited / "results/models/frozen/seed0/model.keras"
-    model.write_bytes(model.read_bytes()[:1000])
-    output = dry_run(edited)
-    assert "results/models/frozen/seed0/train.json is damaged (model.keras has 1000 bytes" in output
-    trained = {wildcards for rule, wildcards in job_blocks(output) if rule == "train"}
-    assert trained == {"variant=frozen, seed=0", "variant=finetuned, seed=0"}
-
-
-@pytest.mark.workflow
-@pytest.mark.slow
-def test_a_fine_tuned_job_names_a_damaged_parent_and_the_fix(tiny_run, tmp_path):
-    edited = copy_of(tiny_run, tmp_path)
-    parent = edited / "results/models/frozen/seed0/model.keras"
-    parent.write_bytes(parent.read_bytes()[:-1] + b"!")  # same size: planning cannot tell
-    result = snakemake(
-        edited, "--cores", "2", "--forcerun", "results/models/finetuned/seed0/model.keras",
-        "results/models/finetuned/seed0/train.json",
-    )  # fmt: skip
-    assert result.returncode != 0
-    log = (edited / "results/logs/train/finetuned_seed0.log").read_text()
-    assert "results/models/frozen/seed0 is damaged: model.keras has changed" in log
-    assert "snakemake report --forcerun results/models/frozen/seed0/model.keras" in log
 
 
 def library_copy(tmp_path: Path, edit=None) -> dict:

@@ -17,6 +17,7 @@ import pytest
 
 from tfedge.files import read_json, write_json
 from tfedge.formats import RECORD
+from tfedge.integrity import describe_files, seal_of
 
 from .conftest import ROOT
 from .snakemake_runs import import_blocker
@@ -69,9 +70,12 @@ def test_tensorrt_conversion_and_benchmark_skip_without_heavy_imports(tmp_path, 
     assert record["status"] == "skipped"
     assert record["reason"].startswith("tensorrt not importable")
     assert [path.name for path in Path(converted).iterdir()] == [RECORD]
-    assert read_json(tmp_path / "convert.json") == {
+    job_record = read_json(tmp_path / "convert.json")
+    assert job_record == {
         "rule": "convert", "inputs": sorted(["missing/manifest.json", str(tmp_path / "onnx")]),
         "outputs": sorted([converted, str(tmp_path / "convert.json")]),
+        "files": {f"{converted}/{RECORD}": describe_files(converted, [RECORD])[RECORD]},
+        "seal": seal_of(job_record),
     }  # fmt: skip
 
     inputs = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 import unicodedata
@@ -20,6 +21,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from tfedge.data.fingerprint import LinkLeavesFolder, folder_entries
 from tfedge.sweeps import expand_sweeps, take_sweeps
 
 
@@ -187,6 +189,12 @@ def _convert_problems(convert: dict, variants: dict, throughput_batch: int) -> l
             )
     tensorrt = [fmt for fmt in convert.get("formats", []) if fmt.startswith("tensorrt_")]
     opt_batch = convert.get("tensorrt", {}).get("opt_batch")
+    max_batch = convert.get("tensorrt", {}).get("max_batch")
+    if tensorrt and max_batch < opt_batch:
+        problems.append(
+            f"convert.tensorrt.max_batch: {max_batch} is below opt_batch ({opt_batch}), so no "
+            "engine could be built; set max_batch to at least opt_batch"
+        )
     if tensorrt and opt_batch != throughput_batch:
         problems.append(
             f"convert.tensorrt.opt_batch: {opt_batch} differs from benchmark.throughput_batch "
@@ -307,7 +315,8 @@ def _init_chain_loops(start: str, variants: dict) -> bool:
 
 
 def folder_problems(config: dict) -> list[str]:
-    """Each ``source: directory`` folder exists here (relative paths: from the working directory).
+    """Each ``source: directory`` folder exists here (relative paths: from the working directory)
+    and no link inside it leads out of it.
 
     Kept out of :func:`validate_config`, which only reads the config: Snakemake calls this
     where it plans the jobs (rules/data.smk), not inside a remote job that may not mount the
@@ -324,6 +333,11 @@ def folder_problems(config: dict) -> list[str]:
                 "holding one sub-folder of images per class (a relative path starts at the "
                 f"working directory snakemake runs in, {os.getcwd()})"
             )
+            continue
+        try:
+            folder_entries(folder)
+        except LinkLeavesFolder as error:
+            problems.append(f"datasets.{name}.directory: {error}")
     return problems
 
 
@@ -341,6 +355,33 @@ def _invalid(problems: list[str], source: str) -> str:
     )
 
 
+# Far more values than any experiment has (the shipped config has about 150); YAML aliases can
+# make a short file hold billions, which every later check would walk.
+MAX_CONFIG_VALUES = 100_000
+
+
+def number_problems(config: dict, source: str = "config.yaml") -> list[str]:
+    """Every number that is not finite (``.nan``, ``.inf``), by its field; walked without
+    recursion and refused past MAX_CONFIG_VALUES values, before anything else reads the config."""
+    problems, pending, seen = [], [("", config)], 0
+    while pending:
+        where, value = pending.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"{source} holds more than {MAX_CONFIG_VALUES:,} values once its YAML aliases "
+                "(*name) are expanded; no experiment needs that many: write the values out "
+                "instead of nesting aliases"
+            )
+        if isinstance(value, dict):
+            pending += [(f"{where}.{key}".lstrip("."), item) for key, item in value.items()]
+        elif isinstance(value, list):
+            pending += [(f"{where}[{index}]", item) for index, item in enumerate(value)]
+        elif isinstance(value, float) and not math.isfinite(value):
+            problems.append(f"{where}: {value} is not a finite number; give a number such as 0.001")
+    return sorted(problems)
+
+
 def validate_config(config: dict, schema_path: str | Path, source: str = "config.yaml") -> dict:
     """Fill defaults into ``config`` in place and raise ConfigError listing every problem.
 
@@ -349,6 +390,9 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
 
     ``source`` names the file(s) the config came from, for the error's first line.
     """
+    problems = number_problems(config, source)
+    if problems:
+        raise ConfigError(_invalid(problems, source))
     schema = yaml.safe_load(Path(schema_path).read_text())
     recorded_sweeps = config.pop("sweeps", {})  # a config validated before keeps its record
     sweeps, problems = take_sweeps(config, schema)

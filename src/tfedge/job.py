@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from tfedge.files import write_json
+from tfedge.integrity import output_files, sealed
 from tfedge.paths import RESULTS
 
 CPU_MEMORY_LIMIT = "TF_CPU_BFC_MEM_LIMIT_IN_MB"
@@ -91,13 +92,18 @@ def results_path(path: str) -> str:
 
 
 def job_record(snakemake: Any) -> dict:
-    """What the job read and wrote, as its rule declares: the report's longest chain of jobs
-    follows these, so it never restates the DAG."""
-    return {
-        "rule": snakemake.rule,
-        "inputs": sorted({results_path(str(path)) for path in snakemake.input}),
-        "outputs": sorted({results_path(str(path)) for path in snakemake.output}),
-    }
+    """What the job read and wrote, as its rule declares, with the size and SHA-256 of every
+    file it wrote, sealed (tfedge.integrity). The report's longest chain of jobs follows these,
+    so it never restates the DAG, and planning checks the results against them."""
+    outputs = {results_path(str(path)): str(path) for path in snakemake.output}
+    return sealed(
+        {
+            "rule": snakemake.rule,
+            "inputs": sorted({results_path(str(path)) for path in snakemake.input}),
+            "outputs": sorted(outputs),
+            "files": output_files(outputs, skip=results_path(str(snakemake.output.job))),
+        }
+    )
 
 
 @contextlib.contextmanager

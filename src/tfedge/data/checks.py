@@ -154,12 +154,43 @@ def decoded_by_tensorflow(images: list[bytes], channels: int) -> np.ndarray:
     return good
 
 
-def check_split(data: LabelledImages, channels: int) -> CheckedSplit:
-    """Decode every image of a split; keep the good ones in order, list the bad ones."""
+def oversized(encoded: bytes, max_pixels: int) -> str | None:
+    """Why an image is too large to decode, from its header alone; None when it is not (or when
+    Pillow cannot read the header: the decode check then says why)."""
+    try:
+        with Image.open(io.BytesIO(encoded)) as image:
+            width, height = image.size
+    except Image.DecompressionBombError:  # Pillow opens nothing above twice its own limit
+        return (
+            f"over {2 * Image.MAX_IMAGE_PIXELS:,} pixels, above max_image_pixels "
+            f"({max_pixels:,}): not decoded"
+        )
+    except Exception:  # not an image Pillow knows: left to the decode check
+        return None
+    if width * height <= max_pixels:
+        return None
+    return (
+        f"{width}x{height} is {width * height:,} pixels, above max_image_pixels "
+        f"({max_pixels:,}): not decoded"
+    )
+
+
+def check_split(data: LabelledImages, channels: int, max_pixels: int) -> CheckedSplit:
+    """Decode every image of a split; keep the good ones in order, list the bad ones.
+
+    Sizes are read from the headers first, so an image above ``max_pixels`` (a decompression
+    bomb: a few hundred KB that decode to gigabytes) is listed and never decoded.
+    """
     images = list(data.images)
     keep = np.ones(len(images), bool)
     bad, converted = [], 0
-    for index in np.flatnonzero(~decoded_by_tensorflow(images, channels)):
+    for index, encoded in enumerate(images):
+        reason = oversized(encoded, max_pixels)
+        if reason:
+            bad.append({"file": data.names[index], "reason": reason})
+            keep[index] = False
+            images[index] = b""
+    for index in np.flatnonzero(~decoded_by_tensorflow(images, channels) & keep):
         try:
             images[index], was_converted = decodable(images[index], channels)
         except Undecodable as error:
@@ -190,9 +221,11 @@ def check_source(dataset_name: str, source: SourceData, settings: dict) -> tuple
     Raises BadImages, naming every bad file, when ``on_bad_image`` is fail.
     """
     checked = {
-        split: check_split(data, settings["channels"]) for split, data in source.splits.items()
+        split: check_split(data, settings["channels"], settings["max_image_pixels"])
+        for split, data in source.splits.items()
     }
-    bad = [entry for result in checked.values() for entry in result.bad]
+    not_read = [{"file": name, "reason": reason} for name, reason in source.not_read.items()]
+    bad = not_read + [entry for result in checked.values() for entry in result.bad]
     if bad and settings["on_bad_image"] == "fail":
         raise BadImages(bad_images_message(dataset_name, bad))
     for entry in bad:

@@ -24,6 +24,7 @@ from PIL import Image
 
 from tfedge.data.fingerprint import (
     IMAGE_SUFFIXES,
+    class_folders,
     folder_entries,
     hidden_item,
     is_hidden,
@@ -67,7 +68,8 @@ class SourceData:
     """What a source delivered: splits it has (train, maybe test), class names, provenance.
 
     ``ignored_files`` and ``nested_images`` tell what a directory source left out and took
-    from below its class folders, so nothing is dropped or added without a word.
+    from below its class folders, and ``not_read`` which images it never opened (a named pipe,
+    a device), so nothing is dropped or added without a word.
     """
 
     splits: dict[str, LabelledImages]
@@ -76,6 +78,7 @@ class SourceData:
     reason: str
     ignored_files: list[str] = field(default_factory=list)
     nested_images: int = 0
+    not_read: dict[str, str] = field(default_factory=dict)  # images never opened, and why
 
 
 def numbered(split: str, indices: Iterable[int]) -> list[str]:
@@ -202,6 +205,7 @@ class FolderListing:
     images: dict[str, list[str]]
     ignored: list[str]
     nested: int = 0
+    not_read: dict[str, str] = field(default_factory=dict)  # image: why it is not opened
 
 
 def list_folder(root: Path, classes: list[str]) -> FolderListing:
@@ -213,8 +217,11 @@ def list_folder(root: Path, classes: list[str]) -> FolderListing:
     files whose change reruns it.
     """
     listing = FolderListing({name: [] for name in classes}, [])
-    for relative, _size, _mtime in folder_entries(root):
-        if is_image(relative):
+    for entry in folder_entries(root):
+        relative = entry.relative
+        if is_image(relative) and entry.not_read:
+            listing.not_read[relative] = f"{entry.not_read}: not read"
+        elif is_image(relative):
             listing.images[relative.split("/", 1)[0]].append(relative)
             listing.nested += relative.count("/") > 1
         else:
@@ -279,7 +286,7 @@ def load_directory(dataset_name: str, settings: dict) -> SourceData:
             f"datasets.{dataset_name}.directory: {str(root)!r} is not a folder; point it at a "
             "folder holding one sub-folder of images per class"
         )
-    classes = sorted(p.name for p in root.iterdir() if p.is_dir() and not is_hidden(p.name))
+    classes = class_folders(root)
     if len(classes) < 2:
         raise SourceUnavailable(
             f"datasets.{dataset_name}.directory: {str(root)!r} needs at least two class "
@@ -303,6 +310,7 @@ def load_directory(dataset_name: str, settings: dict) -> SourceData:
         reason=f"images from {root}",
         ignored_files=listing.ignored,
         nested_images=listing.nested,
+        not_read=listing.not_read,
     )
 
 
