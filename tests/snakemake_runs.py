@@ -80,4 +80,5 @@ def import_blocker(folder: Path, modules: list[str], reason: str) -> dict:
     for name in modules:
         (folder / name).mkdir(parents=True)
         (folder / name / "__init__.py").write_text(f"raise ImportError('{name} {reason}')")
-    return {**os.environ, "PYTHONPATH": str(folder)}
+    search_path = [str(folder), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return {**os.environ, "PYTHONPATH": os.pathsep.join(search_path)}
