@@ -336,7 +336,8 @@ def test_an_empty_class_folder_reruns_prepare_data_which_names_it(run):
     real = snakemake(run, "--cores", "1", "report")
     assert real.returncode != 0
     log = (run / "results/logs/prepare_data/own.log").read_text()
-    assert "dog" in log and "14" in log, log[-2000:]
+    assert "at least 14 usable images" in log and "too few in dog" in log, log[-2000:]
+    assert "Add images to these classes, remove their folders" in log
 
 
 @pytest.mark.workflow
