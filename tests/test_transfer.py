@@ -37,6 +37,7 @@ def transfer_model(choice, **variant_overrides):
 def test_auto_takes_a_local_hub_folder(hub_folder):
     choice = choose_backbone("lite", backbone_settings(source="auto", hub_handle=hub_folder))
     assert choice.source == "hub" and choice.hub_handle == hub_folder
+    assert choice.reason == f"auto: {hub_folder} is a SavedModel folder here"
 
 
 def test_auto_falls_back_to_the_bundled_backbone_offline(monkeypatch):

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -35,7 +36,7 @@ log = logging.getLogger(__name__)
 
 HIDDEN = "(hidden)"
 IGNORED_EXAMPLES = 10
-# Where TFDS downloads MNIST and most image sets from (cvdf-datasets, tfds-data buckets).
+# Probed for a builder that registers no download URLs (its files come from TFDS's bucket).
 TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 
 
@@ -322,11 +323,49 @@ def tfds_default_data_dir() -> str:
     return os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
 
 
+def tfds_data_dir(settings: dict) -> Path:
+    return Path(settings["data_dir"] or tfds_default_data_dir()).expanduser()
+
+
 def tfds_is_prepared(settings: dict) -> bool:
     """True when the TFDS data set already sits in data_dir (no download needed)."""
     import tensorflow_datasets as tfds
 
     return tfds.builder(settings["tfds_name"], data_dir=settings["data_dir"]).is_prepared()
+
+
+def tfds_downloads(settings: dict) -> dict[str, Path]:
+    """{url: where TFDS's download manager keeps that finished download in data_dir/downloads}
+    for every file the data set's builder registers."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.core.download import resource
+
+    url_infos = tfds.builder_cls(settings["tfds_name"]).url_infos or {}
+    downloads = tfds_data_dir(settings) / "downloads"
+    return {
+        url: downloads / resource.get_dl_fname(url, info.checksum)
+        for url, info in url_infos.items()
+    }
+
+
+def tfds_downloaded(settings: dict) -> bool:
+    """Every registered download is in data_dir/downloads, finished (TFDS writes its .INFO
+    last): the builder extracts and prepares from them without the network."""
+    found = tfds_downloads(settings)
+    return bool(found) and all(
+        path.is_file() and path.with_name(path.name + ".INFO").is_file() for path in found.values()
+    )
+
+
+def download_hosts(urls: Iterable[str]) -> list[tuple[str, int]]:
+    """(host, port) of each URL, in order, once each: what a download would connect to."""
+    hosts = []
+    for url in urls:
+        parts = urlsplit(url)
+        host = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+        if host not in hosts:
+            hosts.append(host)
+    return hosts
 
 
 def host_reachable(address: tuple[str, int], timeout_s: float) -> bool:
@@ -388,16 +427,38 @@ def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData
     )
 
 
-def _tfds_unavailable_reason(settings: dict) -> str | None:
-    """Why TFDS cannot deliver right now, or None when it can (prepared, or host reachable)."""
+def tfds_offline_reason(settings: dict) -> str | None:
+    """Where TFDS finds the data set without the network, in words; None if it does not."""
+    where = tfds_data_dir(settings)
     if tfds_is_prepared(settings):
-        return None
-    if host_reachable(TFDS_DOWNLOAD_HOST, settings["probe_timeout_s"]):
-        return None
-    return (
-        f"TFDS {settings['tfds_name']!r} is not prepared in data_dir "
-        f"{settings['data_dir'] or tfds_default_data_dir()} and {TFDS_DOWNLOAD_HOST[0]} did not "
-        f"answer within {settings['probe_timeout_s']} s"
+        return f"TFDS {settings['tfds_name']!r} is prepared in {where}"
+    if tfds_downloaded(settings):
+        return f"the downloads of TFDS {settings['tfds_name']!r} are in {where / 'downloads'}"
+    return None
+
+
+def tfds_availability(settings: dict) -> tuple[bool, str]:
+    """(whether TFDS can deliver right now, and why, in words naming the place or the host).
+
+    Offline first: prepared, or its downloads finished in data_dir. Otherwise the hosts the
+    builder's registered files come from must answer (tf_flowers: download.tensorflow.org;
+    mnist: storage.googleapis.com).
+    """
+    offline = tfds_offline_reason(settings)
+    if offline:
+        return True, offline
+    hosts = download_hosts(tfds_downloads(settings)) or [TFDS_DOWNLOAD_HOST]
+    silent = [
+        host
+        for host, port in hosts
+        if not host_reachable((host, port), settings["probe_timeout_s"])
+    ]
+    if not silent:
+        return True, f"{', '.join(host for host, _ in hosts)} answered"
+    return False, (
+        f"TFDS {settings['tfds_name']!r} is neither prepared nor downloaded in data_dir "
+        f"{tfds_data_dir(settings)} and {', '.join(silent)} did not answer within "
+        f"{settings['probe_timeout_s']} s"
     )
 
 
@@ -412,17 +473,18 @@ def load_source(dataset_name: str, settings: dict) -> SourceData:
         return load_bundled(dataset_name, settings)
     if source == "directory":
         return load_directory(dataset_name, settings)
-    unavailable = _tfds_unavailable_reason(settings)
+    available, why = tfds_availability(settings)
     if source == "tfds":
-        if unavailable:
+        if not available:
             raise SourceUnavailable(
-                f"datasets.{dataset_name}: {unavailable}. Prepare it where the network allows "
-                "(tfds build, or tfds.load once) and copy the data_dir here, or use source auto."
+                f"datasets.{dataset_name}: {why}. Prepare it where the network allows "
+                "(tfds build, or tfds.load once) and copy the data_dir here (its downloads/ "
+                "folder is enough), or use source auto."
             )
         return load_tfds(dataset_name, settings)
-    if unavailable is None:
-        return load_tfds(dataset_name, settings, reason="auto: TFDS prepared or reachable")
-    log.warning("datasets.%s: %s; using the bundled offline stand-in", dataset_name, unavailable)
+    if available:
+        return load_tfds(dataset_name, settings, reason=f"auto: {why}")
+    log.warning("datasets.%s: %s; using the bundled offline stand-in", dataset_name, why)
     bundled = load_bundled(dataset_name, settings)
-    bundled.reason = f"auto fell back to bundled: {unavailable}. {bundled.reason}"
+    bundled.reason = f"auto fell back to bundled: {why}. {bundled.reason}"
     return bundled

@@ -69,11 +69,16 @@ def hub_cache_folder(handle: str) -> Path:
     return Path(cache) / hashlib.sha1(handle.encode("utf8")).hexdigest()
 
 
-def hub_available_offline(handle: str) -> bool:
-    """A local SavedModel folder, or a handle already in the TF Hub cache."""
+def hub_offline_place(handle: str) -> str | None:
+    """Where the handle is found without the network, in words: a SavedModel folder here, or
+    the TF Hub cache; None if neither."""
     local = Path(handle).expanduser()
+    if (local / "saved_model.pb").is_file():
+        return f"{handle} is a SavedModel folder here"
     cached = hub_cache_folder(handle)
-    return (local / "saved_model.pb").is_file() or (cached / "saved_model.pb").is_file()
+    if (cached / "saved_model.pb").is_file():
+        return f"{handle} is in the TF Hub cache at {cached}"
+    return None
 
 
 def choose_backbone(name: str, settings: dict) -> BackboneChoice:
@@ -91,10 +96,12 @@ def choose_backbone(name: str, settings: dict) -> BackboneChoice:
         )
     if source == "efficientnet_lite0_bundled":
         return BackboneChoice(name, source, "EfficientNet-Lite0 bundled ImageNet weights")
-    if hub_available_offline(handle):
-        return BackboneChoice(name, "hub", f"auto: {handle} is local or cached", hub_handle=handle)
+    place = hub_offline_place(handle)
+    if place:
+        return BackboneChoice(name, "hub", f"auto: {place}", hub_handle=handle)
     if host_reachable(HUB_HOST, settings["probe_timeout_s"]):
-        return BackboneChoice(name, "hub", f"auto: {HUB_HOST[0]} reachable", hub_handle=handle)
+        reason = f"auto: {HUB_HOST[0]} answered within {settings['probe_timeout_s']} s"
+        return BackboneChoice(name, "hub", reason, hub_handle=handle)
     reason = (
         f"auto fell back to the bundled EfficientNet-Lite0: {handle} is not cached and "
         f"{HUB_HOST[0]} did not answer within {settings['probe_timeout_s']} s"
