@@ -298,6 +298,11 @@ BAD_CONFIGS = {
         "convert.tensorrt.max_batch",
         "4 is below opt_batch (8), so no engine could be built",
     ),
+    "part of a TF Hub layer unfrozen": (
+        lambda c: c["backbones"]["lite"].update(source="hub"),
+        "variants.finetuned.unfreeze_from",
+        "'block6' names a layer, but backbone lite is a TF Hub layer, which has no layers",
+    ),
     "directory with wildcard braces": (
         lambda c: c["datasets"]["mnist"].update(source="directory", directory="/data/{set}"),
         "datasets.mnist.directory",

@@ -174,3 +174,32 @@ def test_missing_keras_weights_say_how_to_fix_it(monkeypatch):
     choice = BackboneChoice("mobile", "keras_applications", "t", keras_application="MobileNetV2")
     with pytest.raises(BackboneUnavailable, match=r"neither in ~/.keras/models nor downloadable"):
         build_backbone(choice, 32)
+
+
+@pytest.mark.slow  # trains a head in TensorFlow
+def test_a_head_trained_on_cached_features_is_saved_without_its_optimizer(tmp_path):
+    """The frozen variant's head is compiled and fitted alone; model.keras must still hold
+    weights only (README: no optimizer state), as for every other variant."""
+    import io
+    import zipfile
+
+    import h5py
+
+    from tfedge.keras_env import keras
+    from tfedge.models.transfer import HEAD_LAYER
+    from tfedge.train_attempt import save_model
+
+    choice = choose_backbone("lite", backbone_settings(source="efficientnet_lite0_bundled"))
+    model = transfer_model(choice)
+    head = model.get_layer(HEAD_LAYER)
+    head.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    features = np.random.default_rng(0).random((8, head.input_shape[-1]), np.float32)
+    head.fit(features, np.arange(8) % 5, epochs=1, verbose=0)
+    assert head.optimizer.variables()  # Adam's slots exist before saving
+
+    save_model(model, tmp_path)
+    with zipfile.ZipFile(tmp_path / "model.keras") as archive:
+        weights = h5py.File(io.BytesIO(archive.read("model.weights.h5")))
+        stored = []
+        weights.visit(stored.append)
+    assert stored and not [name for name in stored if "optimizer" in name]

@@ -282,6 +282,13 @@ def _transfer_problems(config: dict) -> list[str]:
                 f"variants.{name}.backbone: {variant['backbone']!r} is not defined under "
                 f"backbones; defined: {', '.join(backbones) or 'none'}"
             )
+        elif _unfreezes_part_of_a_hub_layer(variant, backbones[variant["backbone"]]):
+            problems.append(
+                f"variants.{name}.unfreeze_from: {variant['unfreeze_from']!r} names a layer, but "
+                f"backbone {variant['backbone']} is a TF Hub layer, which has no layers to "
+                "start from and trains whole; remove unfreeze_from, or use a "
+                "keras_applications or efficientnet_lite0_bundled backbone to unfreeze part of it"
+            )
         parent = variant.get("init_from")
         if parent is None:
             continue
@@ -302,6 +309,16 @@ def _transfer_problems(config: dict) -> list[str]:
         elif _init_chain_loops(name, variants):
             problems.append(f"variants.{name}.init_from: the init_from chain loops back to {name}")
     return problems
+
+
+def _unfreezes_part_of_a_hub_layer(variant: dict, backbone: dict) -> bool:
+    """unfreeze_from on a backbone that is always a TF Hub layer (``source: auto`` may resolve
+    to a network with layers, so it keeps unfreeze_from and trains a hub layer whole)."""
+    return (
+        backbone.get("source") == "hub"
+        and variant.get("unfreeze", False)
+        and variant.get("unfreeze_from") is not None
+    )
 
 
 def _init_chain_loops(start: str, variants: dict) -> bool:

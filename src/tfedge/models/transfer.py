@@ -110,7 +110,8 @@ def set_backbone_trainable(model: keras.Model, unfreeze: bool, unfreeze_from: st
     ``unfreeze_from``; returns how many backbone layers train.
 
     Batch normalisation stays frozen: its ImageNet statistics and scales are kept, so small
-    fine-tuning batches cannot disturb them.
+    fine-tuning batches cannot disturb them. A TF Hub backbone is one layer: it trains whole,
+    its batch-norm scales too (its statistics stay: the backbone runs in inference mode).
     """
     backbone = model.get_layer(FEATURE_LAYER)
     backbone.trainable = unfreeze
