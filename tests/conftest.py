@@ -60,8 +60,12 @@ def dataset_settings(**overrides) -> dict:
 
 
 def backbone_settings(**overrides) -> dict:
+    """A backbone's settings with the schema's defaults filled in. The tiny config's fine-tuning
+    variant names a layer to unfreeze from, which the config check refuses for a TF Hub
+    backbone, so it unfreezes whole here: only the backbone's slice is returned."""
     config = tiny_config()
     config["backbones"]["lite"] = overrides
+    config["variants"]["finetuned"]["unfreeze_from"] = None
     return validated(config)["backbones"]["lite"]
 
 
