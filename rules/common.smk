@@ -9,7 +9,7 @@ from tfedge import paths
 from tfedge.code_digest import code_digest
 from tfedge.config import canonical, validate_config
 from tfedge.config_files import config_sources, describe_sources
-from tfedge.data.fingerprint import folder_state
+from tfedge.data.fingerprint import LinkLeavesFolder, folder_state
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
 
 # What the config came from, for error messages: config.yaml, or the --configfiles in order.
@@ -102,9 +102,13 @@ def init_from_inputs(wildcards):
 
 
 def images_fingerprint(wildcards):
-    """prepare_data's rerun trigger for an image folder; the log says what changed."""
+    """prepare_data's rerun trigger for an image folder; the log says what changed. Its walk
+    of the folder is also where a link out of it is found, before any job runs."""
     dataset = wildcards.dataset
-    fingerprint, changes = folder_state(DATASETS[dataset], paths.images_record(dataset))
+    try:
+        fingerprint, changes = folder_state(DATASETS[dataset], paths.images_record(dataset))
+    except LinkLeavesFolder as error:
+        raise WorkflowError(f"datasets.{dataset}.directory: {error}") from None
     if changes:
         logger.info(f"datasets.{dataset}: {changes} since prepare_data last read it")
     return fingerprint

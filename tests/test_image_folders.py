@@ -18,7 +18,6 @@ import pytest
 import yaml
 from PIL import Image
 
-from tfedge.config import folder_problems
 from tfedge.data import fingerprint as fingerprints
 from tfedge.data.fingerprint import (
     LinkLeavesFolder,
@@ -297,13 +296,13 @@ def test_a_link_that_leaves_the_folder_is_refused_with_its_name(tmp_path):
     (root / "dog").symlink_to(elsewhere / "ant")
     with pytest.raises(LinkLeavesFolder, match=f"{root}/dog links to {elsewhere}/ant, outside"):
         folder_entries(root)
-    problems = folder_problems(
-        {"datasets": {"own": {"source": "directory", "directory": str(root)}}}
-    )
-    assert problems == [
-        f"datasets.own.directory: {root}/dog links to {elsewhere}/ant, outside {root}: copy what "
+    settings = {"source": "directory", "directory": str(root)}
+    with pytest.raises(LinkLeavesFolder) as refused:
+        folder_state(settings, root.parent / "no-record.json")  # the plan's fingerprint
+    assert str(refused.value) == (
+        f"{root}/dog links to {elsewhere}/ant, outside {root}: copy what "
         "it points at into the folder, or point the dataset at a folder that holds it"
-    ]
+    )
     (root / "dog").unlink()
     (root / "ant" / "again.png").symlink_to(root / "bee" / "0.png")  # inside: followed
     assert "ant/again.png" in [entry.relative for entry in folder_entries(root)]

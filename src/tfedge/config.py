@@ -21,7 +21,6 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
-from tfedge.data.fingerprint import LinkLeavesFolder, folder_entries
 from tfedge.sweeps import expand_sweeps, take_sweeps
 
 
@@ -332,8 +331,7 @@ def _init_chain_loops(start: str, variants: dict) -> bool:
 
 
 def folder_problems(config: dict) -> list[str]:
-    """Each ``source: directory`` folder exists here (relative paths: from the working directory)
-    and no link inside it leads out of it.
+    """Each ``source: directory`` folder exists here (relative paths: from the working directory).
 
     Kept out of :func:`validate_config`, which only reads the config: Snakemake calls this
     where it plans the jobs (rules/data.smk), not inside a remote job that may not mount the
@@ -350,11 +348,6 @@ def folder_problems(config: dict) -> list[str]:
                 "holding one sub-folder of images per class (a relative path starts at the "
                 f"working directory snakemake runs in, {os.getcwd()})"
             )
-            continue
-        try:
-            folder_entries(folder)
-        except LinkLeavesFolder as error:
-            problems.append(f"datasets.{name}.directory: {error}")
     return problems
 
 
