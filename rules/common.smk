@@ -106,7 +106,9 @@ def images_fingerprint(wildcards):
     of the folder is also where a link out of it is found, before any job runs."""
     dataset = wildcards.dataset
     try:
-        fingerprint, changes = folder_state(DATASETS[dataset], paths.images_record(dataset))
+        fingerprint, changes = folder_state(
+            DATASETS[dataset], paths.images_record(dataset)
+        )
     except LinkLeavesFolder as error:
         raise WorkflowError(f"datasets.{dataset}.directory: {error}") from None
     if changes:
