@@ -4,6 +4,7 @@
 # make report CONFIG=my.yaml: run my.yaml alone, in place of config.yaml (checked first).
 # make report FORCERUN=results/…: remake that output and everything made from it (the fix a
 #                  job prints when it finds a damaged input).
+# make downloads: only the download jobs (TFDS data sets, TF Hub modules), e.g. on a login node.
 # make sweeps: the fine-tuning depth and batch-size curves (config.sweeps.yaml → results/sweeps.html).
 VENV ?= .venv
 CORES ?=
@@ -19,10 +20,13 @@ FASHION_MNIST := /usr/share/datasets/fashion-mnist
 OWN_CONFIG := $(if $(CONFIG),--configfile $(CONFIG))
 OWN_FORCERUN := $(if $(FORCERUN),--forcerun $(FORCERUN))
 CHECK_CONFIG := $(if $(CONFIG),$(BIN)/python -m tfedge.config_files $(CONFIG) &&)
-.PHONY: report sweeps test test-quick test-slow test-cluster lint format docs dry-run clean system-data
+.PHONY: report downloads sweeps test test-quick test-slow test-cluster lint format docs dry-run clean system-data
 
 report: $(STAMP) system-data
 	$(CHECK_CONFIG) $(BIN)/snakemake $(if $(CORES),--cores $(CORES)) report $(OWN_FORCERUN) $(OWN_CONFIG)
+
+downloads: $(STAMP)
+	$(CHECK_CONFIG) $(BIN)/snakemake --cores 1 downloads $(OWN_FORCERUN) $(OWN_CONFIG)
 
 sweeps:
 	$(MAKE) --no-print-directory report CONFIG=config.sweeps.yaml

@@ -35,6 +35,7 @@ CPU_BENCHMARK_FORMATS = paths.timed_together(config)
 
 wildcard_constraints:
     dataset="|".join(DATASETS),
+    backbone="|".join(config["backbones"]),
     variant="|".join(VARIANTS),
     seed=r"\d+",
     format="|".join(FORMATS),
@@ -88,6 +89,38 @@ def dataset_inputs(*splits):
         return {**files, "manifest": paths.manifest(dataset)}
 
     return inputs
+
+
+def dataset_download_inputs(wildcards):
+    """prepare_data of a tfds or auto dataset reads what its download job fetched."""
+    dataset = wildcards.dataset
+    if dataset not in paths.downloaded_datasets(config):
+        return {}
+    return {
+        "download": paths.dataset_download(dataset),
+        "tfds": paths.dataset_download_dir(dataset),
+    }
+
+
+def backbone_download_inputs(wildcards):
+    """A transfer variant's train job reads the module or weights its backbone's download
+    job fetched (none for the bundled network)."""
+    backbone = VARIANTS[wildcards.variant].get("backbone")
+    if backbone not in paths.downloaded_backbones(config):
+        return {}
+    return {
+        "backbone_record": paths.backbone_download(backbone),
+        "backbone_files": paths.backbone_download_dir(backbone),
+    }
+
+
+def backbone_image_sizes(backbone):
+    """{dataset: image_size} of every dataset a transfer variant feeds ``backbone``."""
+    return {
+        variant["dataset"]: DATASETS[variant["dataset"]]["image_size"]
+        for variant in VARIANTS.values()
+        if variant["model"] == "transfer" and variant["backbone"] == backbone
+    }
 
 
 def init_from_inputs(wildcards):

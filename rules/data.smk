@@ -11,6 +11,8 @@ if not workflow.remote_exec:
 
 rule prepare_data:
     input:
+        # What the download job fetched (source tfds or auto).
+        unpack(dataset_download_inputs),
         # A source-directory dataset's folder, local: a default storage provider (S3)
         # never stages it. Its own mtime changes with any file (a .DS_Store), so it is
         # ancient: the `images` param, over the images the loader reads, decides.

@@ -2,6 +2,7 @@ rule train:
     input:
         unpack(dataset_inputs("train", "validation")),
         unpack(init_from_inputs),
+        unpack(backbone_download_inputs),
     output:
         model=paths.model_file("{variant}", "{seed}", "model.keras"),
         savedmodel=directory(paths.model_file("{variant}", "{seed}", "savedmodel")),

@@ -9,11 +9,13 @@ smk = snakemake  # noqa: F821 (injected by Snakemake)
 with job(smk, memory_mb=smk.params.variant["memory_limit_mb"]):
     from dataclasses import fields
 
-    from tfedge.train import InitFrom, TrainOutputs, train_variant
+    from tfedge.train import FetchedBackbone, InitFrom, TrainOutputs, train_variant
 
-    init_from = None
+    init_from = fetched_backbone = None
     if hasattr(smk.input, "init_model"):
         init_from = InitFrom(model=smk.input.init_model, summary=smk.input.init_summary)
+    if hasattr(smk.input, "backbone_record"):
+        fetched_backbone = FetchedBackbone(smk.input.backbone_record, smk.input.backbone_files)
 
     train_variant(
         name=smk.wildcards.variant,
@@ -27,4 +29,5 @@ with job(smk, memory_mb=smk.params.variant["memory_limit_mb"]):
         threads=smk.threads,
         backbone_settings=smk.params.backbone,
         init_from=init_from,
+        fetched_backbone=fetched_backbone,
     )

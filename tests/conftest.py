@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import socket
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,39 @@ def variant_settings(name: str, **overrides) -> dict:
     config = tiny_config()
     config["variants"][name].update(overrides)
     return validated(config)["variants"][name]
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any connection from Python fails at once, as on a compute node without a network."""
+
+    def refused(*args, **kwargs):
+        raise OSError("network refused in this test")
+
+    monkeypatch.setattr(socket.socket, "connect", refused)
+    monkeypatch.setattr(socket, "create_connection", refused)
+
+
+def feature_vector_module(folder: Path, image_size: int | None) -> str:
+    """A small image feature-vector SavedModel, as a TF Hub handle: images of ``image_size``
+    (None: any size) → 6 features."""
+    from tfedge.keras_env import keras, tf
+
+    inputs = keras.Input((image_size, image_size, 3))
+    x = keras.layers.Conv2D(6, 3, activation="relu", name="hub_conv")(inputs)
+    outputs = keras.layers.GlobalAveragePooling2D()(x)
+    tf.saved_model.save(keras.Model(inputs, outputs), str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def hub_folder(tmp_path_factory) -> str:
+    return feature_vector_module(tmp_path_factory.mktemp("hub") / "feature_vector", None)
+
+
+@pytest.fixture(scope="session")
+def fixed_size_module(tmp_path_factory) -> str:
+    return feature_vector_module(tmp_path_factory.mktemp("hub") / "fixed_48px", 48)
 
 
 @pytest.fixture(scope="session")

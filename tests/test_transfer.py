@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 
 from tfedge.files import read_json
-from tfedge.models import backbones
-from tfedge.models.backbones import BackboneChoice, choose_backbone
+from tfedge.models.backbones import BackboneChoice
 
 from .conftest import backbone_settings, outputs_in, variant_settings
 
 BUNDLED = BackboneChoice("lite", "efficientnet_lite0_bundled", "test")
-
-
-@pytest.fixture(scope="module")
-def hub_folder(tmp_path_factory):
-    """A small image feature-vector SavedModel, exported here and loaded as a TF Hub handle."""
-    from tfedge.keras_env import keras, tf
-
-    inputs = keras.Input((None, None, 3))
-    x = keras.layers.Conv2D(6, 3, activation="relu", name="hub_conv")(inputs)
-    outputs = keras.layers.GlobalAveragePooling2D()(x)
-    folder = tmp_path_factory.mktemp("hub") / "feature_vector"
-    tf.saved_model.save(keras.Model(inputs, outputs), str(folder))
-    return str(folder)
 
 
 def transfer_model(choice, **variant_overrides):
@@ -34,33 +22,29 @@ def transfer_model(choice, **variant_overrides):
     return build_model(variant, (32, 32, 3), 5, choice)
 
 
-def test_auto_takes_a_local_hub_folder(hub_folder):
-    choice = choose_backbone("lite", backbone_settings(source="auto", hub_handle=hub_folder))
-    assert choice.source == "hub" and choice.hub_handle == hub_folder
-    assert choice.reason == f"auto: {hub_folder} is a SavedModel folder here"
-
-
-def test_auto_falls_back_to_the_bundled_backbone_offline(monkeypatch):
-    monkeypatch.setattr(backbones, "host_reachable", lambda address, timeout_s: False)
-    choice = choose_backbone("lite", backbone_settings(source="auto"))
-    assert choice.source == "efficientnet_lite0_bundled"
-    assert choice.reason.startswith("auto fell back to the bundled EfficientNet-Lite0")
-
-
-def test_hub_backbone_frozen_then_trainable_and_reloadable(hub_folder, tmp_path):
+def test_hub_backbone_frozen_then_trainable_and_reloadable_from_where_the_job_has_it(
+    hub_folder, tmp_path
+):
+    """A saved model names its hub module where the saving job had it; a later job (fine-tuning
+    from it) loads it with the module at its own staged path."""
     from tfedge.models import load_model
     from tfedge.models.transfer import set_backbone_trainable
 
-    choice = choose_backbone("lite", backbone_settings(source="hub", hub_handle=hub_folder))
+    module = shutil.copytree(hub_folder, tmp_path / "saving_job" / "module")
+    choice = BackboneChoice("lite", "hub", "test", hub_handle="a handle", files=str(module))
     model = transfer_model(choice)
     set_backbone_trainable(model, unfreeze=False, unfreeze_from=None)
     assert {w.name.split("/")[0] for w in model.trainable_weights} == {"logits"}
+    # auto may take the hub module for a variant whose unfreeze_from names a bundled block
     assert set_backbone_trainable(model, unfreeze=True, unfreeze_from="block6") == 1
     assert len(model.trainable_weights) == 2 + 2  # the hub conv's kernel and bias, the head's
 
     images = np.random.default_rng(0).random((2, 32, 32, 3), np.float32)
     model.save(tmp_path / "model.keras")
-    reloaded = load_model(str(tmp_path / "model.keras"))
+    staged = module.rename(tmp_path / "loading_job_module")
+    with pytest.raises(Exception, match="saving_job"):
+        load_model(str(tmp_path / "model.keras"))
+    reloaded = load_model(str(tmp_path / "model.keras"), hub_module=str(staged))
     np.testing.assert_allclose(reloaded(images), model(images), rtol=1e-5, atol=1e-6)
 
 
@@ -153,27 +137,28 @@ def backbone_weight(model, layer_name: str) -> np.ndarray:
     )
 
 
-def test_unloadable_hub_handle_says_how_to_fix_it(tmp_path):
-    from tfedge.models.backbones import BackboneUnavailable
-    from tfedge.models.transfer import build_backbone
-
-    choice = BackboneChoice("mobile", "hub", "test", hub_handle=str(tmp_path / "missing"))
-    with pytest.raises(BackboneUnavailable, match=r"backbones\.mobile: cannot load TF Hub handle"):
-        build_backbone(choice, 32)
-
-
-def test_missing_keras_weights_say_how_to_fix_it(monkeypatch):
+def test_a_keras_application_builds_from_the_weights_its_download_job_saved(tmp_path):
     from tfedge.keras_env import keras
-    from tfedge.models.backbones import BackboneUnavailable
+    from tfedge.models.backbones import keras_weights_file
     from tfedge.models.transfer import build_backbone
 
-    def no_download(**kwargs):
-        raise Exception("URL fetch failure")
-
-    monkeypatch.setattr(keras.applications, "MobileNetV2", no_download)
-    choice = BackboneChoice("mobile", "keras_applications", "t", keras_application="MobileNetV2")
-    with pytest.raises(BackboneUnavailable, match=r"neither in ~/.keras/models nor downloadable"):
+    saved = keras.applications.MobileNetV2(
+        include_top=False, weights=None, pooling="avg", input_shape=(32, 32, 3), alpha=0.35
+    )
+    saved.save_weights(str(tmp_path / keras_weights_file(32)))
+    choice = BackboneChoice(
+        "mobile", "keras_applications", "t", keras_application="MobileNetV2", files=str(tmp_path)
+    )
+    with pytest.raises(ValueError):  # alpha 1.0 does not fit weights saved at 0.35
         build_backbone(choice, 32)
+    saved = keras.applications.MobileNetV2(
+        include_top=False, weights=None, pooling="avg", input_shape=(32, 32, 3)
+    )
+    saved.save_weights(str(tmp_path / keras_weights_file(32)))
+    images = np.random.default_rng(0).random((2, 32, 32, 3), np.float32)
+    np.testing.assert_allclose(
+        build_backbone(choice, 32)(images), saved(images * 2 - 1), rtol=1e-4, atol=1e-5
+    )
 
 
 @pytest.mark.slow  # trains a head in TensorFlow
@@ -189,8 +174,7 @@ def test_a_head_trained_on_cached_features_is_saved_without_its_optimizer(tmp_pa
     from tfedge.models.transfer import HEAD_LAYER
     from tfedge.train_attempt import save_model
 
-    choice = choose_backbone("lite", backbone_settings(source="efficientnet_lite0_bundled"))
-    model = transfer_model(choice)
+    model = transfer_model(BUNDLED)
     head = model.get_layer(HEAD_LAYER)
     head.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
     features = np.random.default_rng(0).random((8, head.input_shape[-1]), np.float32)

@@ -9,6 +9,29 @@ from __future__ import annotations
 from tfedge.formats import FORMATS, TRAINED_MODEL
 
 RESULTS = "results"
+# Sources whose files a download job fetches (rules/download.smk), for datasets and backbones.
+DOWNLOADED_DATASET_SOURCES = ("tfds", "auto")
+DOWNLOADED_BACKBONE_SOURCES = ("hub", "keras_applications", "auto")
+
+
+def dataset_download(dataset: str) -> str:
+    """A download_data job's record: what was fetched, from where, and why (auto's choice)."""
+    return f"{RESULTS}/downloads/data/{dataset}.json"
+
+
+def dataset_download_dir(dataset: str) -> str:
+    """The TFDS data_dir a download_data job prepared the data set in."""
+    return f"{RESULTS}/downloads/data/{dataset}"
+
+
+def backbone_download(backbone: str) -> str:
+    """A download_backbone job's record: the module or weights used, from where, and why."""
+    return f"{RESULTS}/downloads/backbones/{backbone}.json"
+
+
+def backbone_download_dir(backbone: str) -> str:
+    """The hub module or keras.applications weights a download_backbone job fetched."""
+    return f"{RESULTS}/downloads/backbones/{backbone}"
 
 
 def data_dir(dataset: str) -> str:
@@ -90,6 +113,31 @@ def conversions(config: dict) -> list[tuple[str, str]]:
     return [(variant, fmt) for variant in converted_variants(config) for fmt in formats]
 
 
+def used_datasets(config: dict) -> list[str]:
+    return sorted({variant["dataset"] for variant in config["variants"].values()})
+
+
+def downloaded_datasets(config: dict) -> list[str]:
+    """The datasets the variants use whose images a download_data job fetches."""
+    return [
+        dataset
+        for dataset in used_datasets(config)
+        if config["datasets"][dataset]["source"] in DOWNLOADED_DATASET_SOURCES
+    ]
+
+
+def downloaded_backbones(config: dict) -> list[str]:
+    """The backbones the variants use whose weights a download_backbone job fetches."""
+    used = {
+        variant["backbone"]
+        for variant in config["variants"].values()
+        if variant["model"] == "transfer"
+    }
+    return sorted(
+        name for name in used if config["backbones"][name]["source"] in DOWNLOADED_BACKBONE_SOURCES
+    )
+
+
 def timed_together(config: dict) -> list[str]:
     """The requested formats one benchmark job per variant times side by side.
 
@@ -121,8 +169,9 @@ def jobs(config: dict) -> list[tuple]:
     """
     seeds = [f"seed{seed}" for seed in config["seeds"]]
     found = [("architectures",)]
-    datasets = sorted({variant["dataset"] for variant in config["variants"].values()})
-    found += [("prepare_data", dataset) for dataset in datasets]
+    found += [("download_data", dataset) for dataset in downloaded_datasets(config)]
+    found += [("download_backbone", backbone) for backbone in downloaded_backbones(config)]
+    found += [("prepare_data", dataset) for dataset in used_datasets(config)]
     for name in config["variants"]:
         found += [(rule, name, seed) for rule in ("train", "evaluate") for seed in seeds]
     for variant, fmt in conversions(config):
@@ -149,7 +198,7 @@ def report_inputs(config: dict) -> dict[str, str]:
     """Every result the report reads, by name (``input_name``): the rule declares them so and
     Snakemake hands the script the same names, staged, so neither side pairs by position."""
     runs = [(variant, seed) for variant in config["variants"] for seed in config["seeds"]]
-    datasets = sorted({variant["dataset"] for variant in config["variants"].values()})
+    datasets = used_datasets(config)
     kinds = {
         "metrics": {run: metrics(*run) for run in runs},
         "predictions": {run: predictions(*run) for run in runs},

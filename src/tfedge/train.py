@@ -84,6 +84,14 @@ class InitFrom:
 
 
 @dataclass(frozen=True)
+class FetchedBackbone:
+    """What the backbone's download job left: its record and the module or weights."""
+
+    record: str
+    files: str
+
+
+@dataclass(frozen=True)
 class ChildExit:
     """How an attempt's process ended: its exit status (negative: the signal) and peak memory."""
 
@@ -206,15 +214,17 @@ def run_fingerprint(
     manifest: dict,
     backbone_settings: dict | None,
     init_from: InitFrom | None,
+    fetched: FetchedBackbone | None = None,
 ) -> dict:
     """Everything that decides what a work folder's checkpoint holds; resuming needs all of it.
 
-    The parent model is identified by its bytes, so retraining the parent invalidates its
-    fine-tuned children's checkpoints too.
+    The parent model and the backbone's download record are identified by their bytes, so
+    retraining the parent or fetching the backbone again invalidates a checkpoint too.
     """
     return {
         "variant": variant,
         "backbone": backbone_settings,
+        "backbone_download": sha256(fetched.record) if fetched is not None else None,
         "seed": seed,
         "data": data_identity(manifest),
         "init_from": sha256(init_from.model) if init_from is not None else None,
@@ -244,6 +254,8 @@ def describe_changes(stored: dict, current: dict) -> str:
         reasons.append(f"the training data changed (manifest: {', '.join(fields)})")
     if stored.get("init_from") != current.get("init_from"):
         reasons.append("the init_from model changed")
+    if stored.get("backbone_download") != current.get("backbone_download"):
+        reasons.append("the backbone was fetched again")
     return "; ".join(reasons) or "the settings record has another format"
 
 
@@ -416,6 +428,7 @@ def train_variant(
     threads: int = 1,
     backbone_settings: dict | None = None,
     init_from: InitFrom | None = None,
+    fetched_backbone: FetchedBackbone | None = None,
     runner: AttemptRunner | None = None,
 ) -> dict:
     """Train, halving the batch after each attempt that ran out of memory; returns train.json."""
@@ -423,7 +436,9 @@ def train_variant(
         verify_recorded(init_from.summary, only="model.keras")
     available_mb = memory_available_mb(variant["memory_limit_mb"])
     work, manifest = Path(work_dir), read_json(manifest_path)
-    fingerprint = run_fingerprint(variant, seed, manifest, backbone_settings, init_from)
+    fingerprint = run_fingerprint(
+        variant, seed, manifest, backbone_settings, init_from, fetched_backbone
+    )
     request = {
         "name": name,
         "variant": variant,
@@ -433,6 +448,7 @@ def train_variant(
         "threads": threads,
         "backbone_settings": backbone_settings,
         "init_from": asdict(init_from) if init_from is not None else None,
+        "fetched_backbone": asdict(fetched_backbone) if fetched_backbone is not None else None,
     }
     with sole_trainer(work, f"{name} seed {seed}"):
         claim_work_folder(work, fingerprint, f"{name} seed {seed}")

@@ -32,10 +32,10 @@ from tfedge.keras_env import (
     tf,
 )
 from tfedge.models import build_model, layer_table, load_model
-from tfedge.models.backbones import BackboneChoice, choose_backbone
+from tfedge.models.backbones import BackboneChoice, recorded_choice
 from tfedge.models.compute import counted_macs
 from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_trainable
-from tfedge.train import FINISHED, OUTCOME, InitFrom, finished_epochs
+from tfedge.train import FINISHED, OUTCOME, FetchedBackbone, InitFrom, finished_epochs
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,8 @@ def training_callbacks(work: Path) -> list[keras.callbacks.Callback]:
 def initial_model(run: Run) -> keras.Model:
     """A fresh model, or the init_from run's; transfer models get their trainable layers set."""
     if run.init_from is not None:
-        model = load_model(run.init_from.model)
+        hub_module = run.backbone.files if run.backbone else None
+        model = load_model(run.init_from.model, hub_module=hub_module)
     else:
         classes = len(run.manifest["class_names"])
         model = build_model(run.variant, run.input_shape, classes, run.backbone)
@@ -225,14 +226,15 @@ def save_model(model: keras.Model, folder: Path) -> None:
 
 
 def resolve_backbone(
-    variant: dict, settings: dict | None, init_from: InitFrom | None
+    variant: dict, settings: dict | None, fetched: FetchedBackbone | None
 ) -> BackboneChoice | None:
-    """The parent run's backbone for fine-tuning (so both use the same network), else choose."""
+    """The backbone the download job's record names (a fine-tuning run and its parent read
+    the same one), or the bundled network."""
     if variant["model"] != "transfer":
         return None
-    if init_from is not None:
-        return BackboneChoice(**read_json(init_from.summary)["backbone"])
-    return choose_backbone(variant["backbone"], settings)
+    record = read_json(fetched.record) if fetched is not None else None
+    files = fetched.files if fetched is not None else None
+    return recorded_choice(variant["backbone"], settings, record, files)
 
 
 def summarise(run: Run, model: keras.Model, resumed_after: int, threads: int) -> dict:
@@ -279,6 +281,8 @@ def attempt(request: dict) -> dict:
     cap_memory(variant["memory_limit_mb"])
     keras.utils.set_random_seed(request["seed"])
     init_from = InitFrom(**request["init_from"]) if request["init_from"] else None
+    fetched = request["fetched_backbone"]
+    fetched = FetchedBackbone(**fetched) if fetched else None
     run = Run(
         name=request["name"],
         variant=variant,
@@ -287,7 +291,7 @@ def attempt(request: dict) -> dict:
         manifest=read_json(request["manifest_path"]),
         work=work,
         batch_size=request["batch_size"],
-        backbone=resolve_backbone(variant, request["backbone_settings"], init_from),
+        backbone=resolve_backbone(variant, request["backbone_settings"], fetched),
         init_from=init_from,
     )
     resumed_after = len(finished_epochs(work / "history.csv"))

@@ -11,6 +11,7 @@ from sklearn.model_selection import train_test_split
 
 from tfedge.data.fingerprint import describe_images, image_folders
 from tfedge.data.sources import (
+    Fetched,
     LabelledImages,
     SourceData,
     SourceUnavailable,
@@ -122,13 +123,16 @@ def outputs_in(folder: str | Path) -> dict[str, str]:
     return {key: str(Path(folder) / name) for key, name in files.items()}
 
 
-def prepare_dataset(name: str, settings: dict, outputs: dict[str, str]) -> dict:
+def prepare_dataset(
+    name: str, settings: dict, outputs: dict[str, str], fetched: Fetched | None = None
+) -> dict:
     """Materialise dataset ``name`` into ``outputs`` (split -> .tfrecord, "manifest", and
-    "images": what a ``source: directory`` folder held, for the next plan to compare)."""
+    "images": what a ``source: directory`` folder held, for the next plan to compare).
+    ``fetched`` is what the download job left, for a ``tfds`` or ``auto`` source."""
     from tfedge.data.checks import check_source
     from tfedge.data.records import write_tfrecord
 
-    source = load_source(name, settings)
+    source = load_source(name, settings, fetched)
     log.info("dataset %s: source %s (%s)", name, source.source_used, source.reason)
     source, images = check_source(name, source, settings)
     require_images_per_class(name, source, settings)

@@ -1,4 +1,4 @@
-"""The places a data set's images can come from, and the choice between them.
+"""The places a data set's images can come from (``auto`` is decided by the download job).
 
 Every source returns a :class:`LabelledImages` per split it has: encoded image files
 (PNG/JPEG bytes), integer labels and a name per image to report it by. Checking, splitting,
@@ -10,15 +10,11 @@ from __future__ import annotations
 import gzip
 import io
 import logging
-import os
-import socket
 import struct
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import numpy as np
 from PIL import Image
@@ -36,8 +32,6 @@ log = logging.getLogger(__name__)
 
 HIDDEN = "(hidden)"
 IGNORED_EXAMPLES = 10
-# Probed for a builder that registers no download URLs (its files come from TFDS's bucket).
-TFDS_DOWNLOAD_HOST = ("storage.googleapis.com", 443)
 
 
 class SourceUnavailable(RuntimeError):
@@ -318,71 +312,13 @@ def load_directory(dataset_name: str, settings: dict) -> SourceData:
 # --- tfds ------------------------------------------------------------------------------
 
 
-def tfds_default_data_dir() -> str:
-    """Where TFDS looks when data_dir is null: $TFDS_DATA_DIR (set in the images) or its default."""
-    return os.environ.get("TFDS_DATA_DIR", "~/tensorflow_datasets")
+@dataclass(frozen=True)
+class Fetched:
+    """What a data set's download_data job left (tfedge.data.download): its record, and the TFDS
+    data_dir it prepared the data set in (empty when auto fell back to the stand-in)."""
 
-
-def tfds_data_dir(settings: dict) -> Path:
-    return Path(settings["data_dir"] or tfds_default_data_dir()).expanduser()
-
-
-def tfds_is_prepared(settings: dict) -> bool:
-    """True when the TFDS data set already sits in data_dir (no download needed)."""
-    import tensorflow_datasets as tfds
-
-    return tfds.builder(settings["tfds_name"], data_dir=settings["data_dir"]).is_prepared()
-
-
-def tfds_downloads(settings: dict) -> dict[str, Path]:
-    """{url: where TFDS's download manager keeps that finished download in data_dir/downloads}
-    for every file the data set's builder registers."""
-    import tensorflow_datasets as tfds
-    from tensorflow_datasets.core.download import resource
-
-    url_infos = tfds.builder_cls(settings["tfds_name"]).url_infos or {}
-    downloads = tfds_data_dir(settings) / "downloads"
-    return {
-        url: downloads / resource.get_dl_fname(url, info.checksum)
-        for url, info in url_infos.items()
-    }
-
-
-def tfds_downloaded(settings: dict) -> bool:
-    """Every registered download is in data_dir/downloads, finished (TFDS writes its .INFO
-    last): the builder extracts and prepares from them without the network."""
-    found = tfds_downloads(settings)
-    return bool(found) and all(
-        path.is_file() and path.with_name(path.name + ".INFO").is_file() for path in found.values()
-    )
-
-
-def download_hosts(urls: Iterable[str]) -> list[tuple[str, int]]:
-    """(host, port) of each URL, in order, once each: what a download would connect to."""
-    hosts = []
-    for url in urls:
-        parts = urlsplit(url)
-        host = (parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-        if host not in hosts:
-            hosts.append(host)
-    return hosts
-
-
-def host_reachable(address: tuple[str, int], timeout_s: float) -> bool:
-    """TCP connect within timeout_s, DNS included (in a thread: getaddrinfo has no timeout)."""
-    outcome: list[bool] = []
-
-    def connect() -> None:
-        try:
-            with socket.create_connection(address, timeout=timeout_s):
-                outcome.append(True)
-        except OSError:
-            outcome.append(False)
-
-    worker = threading.Thread(target=connect, daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    return bool(outcome and outcome[0])
+    record: dict
+    folder: Path
 
 
 def _encoded_examples(dataset, split: str) -> LabelledImages:
@@ -396,8 +332,8 @@ def _encoded_examples(dataset, split: str) -> LabelledImages:
     return LabelledImages(images, np.asarray(labels, np.int64), numbered(split, range(len(labels))))
 
 
-def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData:
-    """tfds.load with the configured data_dir; downloads and prepares when not yet there.
+def load_tfds(dataset_name: str, settings: dict, fetched: Fetched) -> SourceData:
+    """tfds.load from the data_dir the download job prepared, never downloading.
 
     Images stay in their stored encoding (SkipDecoding): tf_flowers' JPEGs go into the
     TFRecords as they are, without a lossy or bloating re-encode.
@@ -410,7 +346,8 @@ def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData
     datasets, info = tfds.load(
         settings["tfds_name"],
         split=list(split_names.values()),
-        data_dir=settings["data_dir"],
+        data_dir=str(fetched.folder),
+        download=False,
         as_supervised=True,
         with_info=True,
         decoders={"image": tfds.decode.SkipDecoding()},
@@ -423,68 +360,22 @@ def load_tfds(dataset_name: str, settings: dict, reason: str = "") -> SourceData
         splits=splits,
         class_names=list(info.features["label"].names),
         source_used="tfds",
-        reason=reason or f"tfds.load({settings['tfds_name']!r}, data_dir={settings['data_dir']!r})",
+        reason=fetched.record["reason"],
     )
 
 
-def tfds_offline_reason(settings: dict) -> str | None:
-    """Where TFDS finds the data set without the network, in words; None if it does not."""
-    where = tfds_data_dir(settings)
-    if tfds_is_prepared(settings):
-        return f"TFDS {settings['tfds_name']!r} is prepared in {where}"
-    if tfds_downloaded(settings):
-        return f"the downloads of TFDS {settings['tfds_name']!r} are in {where / 'downloads'}"
-    return None
-
-
-def tfds_availability(settings: dict) -> tuple[bool, str]:
-    """(whether TFDS can deliver right now, and why, in words naming the place or the host).
-
-    Offline first: prepared, or its downloads finished in data_dir. Otherwise the hosts the
-    builder's registered files come from must answer (tf_flowers: download.tensorflow.org;
-    mnist: storage.googleapis.com).
-    """
-    offline = tfds_offline_reason(settings)
-    if offline:
-        return True, offline
-    hosts = download_hosts(tfds_downloads(settings)) or [TFDS_DOWNLOAD_HOST]
-    silent = [
-        host
-        for host, port in hosts
-        if not host_reachable((host, port), settings["probe_timeout_s"])
-    ]
-    if not silent:
-        return True, f"{', '.join(host for host, _ in hosts)} answered"
-    return False, (
-        f"TFDS {settings['tfds_name']!r} is neither prepared nor downloaded in data_dir "
-        f"{tfds_data_dir(settings)} and {', '.join(silent)} did not answer within "
-        f"{settings['probe_timeout_s']} s"
-    )
-
-
-def load_source(dataset_name: str, settings: dict) -> SourceData:
-    """Load the configured source; ``auto`` prefers TFDS and falls back to the bundled stand-in.
-
-    The network probe keeps an offline ``tfds.load`` from sitting in its minutes-long retry
-    loop: ``tfds`` fails at once with the reason, ``auto`` moves on to ``bundled``.
-    """
+def load_source(dataset_name: str, settings: dict, fetched: Fetched | None = None) -> SourceData:
+    """Load the configured source. ``tfds`` and ``auto`` follow their download job's record
+    (``fetched``), which says whether TFDS delivered or auto fell back to the stand-in."""
     source = settings["source"]
     if source == "bundled":
         return load_bundled(dataset_name, settings)
     if source == "directory":
         return load_directory(dataset_name, settings)
-    available, why = tfds_availability(settings)
-    if source == "tfds":
-        if not available:
-            raise SourceUnavailable(
-                f"datasets.{dataset_name}: {why}. Prepare it where the network allows "
-                "(tfds build, or tfds.load once) and copy the data_dir here (its downloads/ "
-                "folder is enough), or use source auto."
-            )
-        return load_tfds(dataset_name, settings)
-    if available:
-        return load_tfds(dataset_name, settings, reason=f"auto: {why}")
-    log.warning("datasets.%s: %s; using the bundled offline stand-in", dataset_name, why)
+    if fetched is None:
+        raise ValueError(f"datasets.{dataset_name}: source {source} needs its download record")
+    if fetched.record["source_used"] == "tfds":
+        return load_tfds(dataset_name, settings, fetched)
     bundled = load_bundled(dataset_name, settings)
-    bundled.reason = f"auto fell back to bundled: {why}. {bundled.reason}"
+    bundled.reason = f"{fetched.record['reason']}. {bundled.reason}"
     return bundled

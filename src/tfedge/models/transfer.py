@@ -10,6 +10,7 @@ features (ARCHITECTURE.md §7).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from tfedge.keras_env import keras
 from tfedge.models import leaf_layers
@@ -17,7 +18,7 @@ from tfedge.models.backbones import (
     FEATURE_LAYER,
     KERAS_APPLICATION_SCALING,
     BackboneChoice,
-    BackboneUnavailable,
+    keras_weights_file,
 )
 
 log = logging.getLogger(__name__)
@@ -25,32 +26,22 @@ HEAD_LAYER = "head"
 
 
 def hub_feature_extractor(choice: BackboneChoice, inputs):
+    """The hub module the download job copied (``choice.files``), as a frozen Keras layer."""
     import tensorflow_hub as hub
 
-    try:
-        layer = hub.KerasLayer(choice.hub_handle, trainable=False, name="hub_features")
-    except Exception as error:
-        raise BackboneUnavailable(
-            f"backbones.{choice.name}: cannot load TF Hub handle {choice.hub_handle!r} ({error}); "
-            "download it where the network allows and set TFHUB_CACHE_DIR, point hub_handle at a "
-            "local SavedModel folder, or use source auto or efficientnet_lite0_bundled"
-        ) from error
+    layer = hub.KerasLayer(choice.files, trainable=False, name="hub_features")
     return layer(inputs)
 
 
 def keras_application_extractor(choice: BackboneChoice, inputs):
+    """keras.applications' network with the ImageNet weights the download job saved."""
     name = choice.keras_application
     scale, offset = KERAS_APPLICATION_SCALING[name]
     scaled = keras.layers.Rescaling(scale, offset, name="input_scaling")(inputs)
-    try:
-        network = getattr(keras.applications, name)(
-            include_top=False, weights="imagenet", pooling="avg", input_shape=inputs.shape[1:]
-        )
-    except Exception as error:
-        raise BackboneUnavailable(
-            f"backbones.{choice.name}: keras.applications.{name} ImageNet weights are neither in "
-            f"~/.keras/models nor downloadable ({error}); copy them there or use source auto"
-        ) from error
+    weights = Path(choice.files) / keras_weights_file(inputs.shape[1])
+    network = getattr(keras.applications, name)(
+        include_top=False, weights=str(weights), pooling="avg", input_shape=inputs.shape[1:]
+    )
     return network(scaled)
 
 
