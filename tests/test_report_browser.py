@@ -61,12 +61,17 @@ def test_report_renders_in_a_real_browser(tiny_run):
                 "els => els.map(e => [e.alt, e.naturalWidth, e.getBoundingClientRect().height])",
             )
             page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
+            chart = page.locator("#deployment figure img")
+            chart.screenshot(path=str(ARTIFACTS / f"deployment-{width}px.png"))
+            deployment_box = chart.bounding_box()
             page.eval_on_selector_all("details", "els => els.forEach(e => { e.open = true; })")
             seen[width] = {
                 "images": images,
                 "tables": page.eval_on_selector_all("table[id]", "els => els.map(e => e.id)"),
                 "text": page.inner_text("body"),
                 "layout": page.evaluate(LAYOUT),
+                "deployment_chart": deployment_box,
+                "deployment_front": page.inner_text("#deployment-front"),
             }
             page.close()
         browser.close()
@@ -83,7 +88,12 @@ def test_report_renders_in_a_real_browser(tiny_run):
             "baseline-layers-mlp_baseline",
             "environment-table",
             "conversions-cnn",
+            "deployment-front",
         } <= set(found["tables"])
         assert [name for name in (*variants, *questions) if name not in found["text"]] == []
+        # the chart fits the page and its numbered points are named in the table under it
+        chart = found["deployment_chart"]
+        assert chart and 0 < chart["width"] <= width and chart["height"] > 100, chart
+        assert "\n1\t" in "\n" + found["deployment_front"] and "cnn" in found["deployment_front"]
     assert seen[1280]["layout"]["tallest_architecture_row"] < 100, seen[1280]["layout"]
     print("screenshots:", *(ARTIFACTS / name for name in SCREENSHOTS.values()))

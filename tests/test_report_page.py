@@ -208,3 +208,27 @@ def test_every_section_reads_only_inputs_the_rule_declares(tmp_path):
     kinds = {name.split("/")[0] for name in results.inputs} | {"answers"}
     read = {kind for module in SECTIONS for kind in module.READS}
     assert read == kinds
+
+
+def svg_texts(html: str) -> dict[str, list[str]]:
+    """Every figure's alt text → the text elements its SVG draws."""
+    import base64
+
+    figures = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)" alt="([^"]*)"', html)
+    return {
+        alt: re.findall(r"<text[^>]*>([^<]*)</text>", base64.b64decode(data).decode())
+        for data, alt in figures
+    }
+
+
+def test_every_chart_draws_plain_text_log_ticks_included(default_page):
+    """With TeX maths off for users' names, matplotlib's own log-axis labels printed raw
+    ($\\mathdefault{10^{-1}}$); every SVG's text must be plain."""
+    texts = svg_texts(default_page)
+    log_axes = ("Test accuracy against batch-1 latency", "ImageNet top-1 against multiply-adds")
+    assert all(any(alt.startswith(chart) for alt in texts) for chart in log_axes), list(texts)
+    for alt, drawn in texts.items():
+        assert not [text for text in drawn if "\\" in text or "$" in text], alt
+    for chart in log_axes:
+        drawn = next(drawn for alt, drawn in texts.items() if alt.startswith(chart))
+        assert [text for text in drawn if re.fullmatch(r"[0-9.]+", text)], (chart, drawn)

@@ -384,6 +384,9 @@ def test_each_budget_names_the_most_accurate_choice_within_it_or_the_quickest():
     assert deployment.best_within(points, 10)["format"] == "savedmodel"
     assert deployment.best_within(points, 2)["format"] == "onnx_int8"
     assert deployment.best_within(points, 0.1) is None
+    deployment.mark_pareto(points)
+    deployment.number_the_front(points)
+    assert [p.get("label") for p in points] == ["1", "2"]  # both on the front
     sentence = deployment.budget_sentence("mnist", points, 2)
     assert sentence.startswith("Within 2 ms per image at batch 1 on this CPU, the most accurate")
     assert "v as onnx_int8: 97.00 % test accuracy (95 % interval 95.0–99.0 %), 0.50 ms" in sentence
@@ -395,8 +398,13 @@ def test_each_budget_names_the_most_accurate_choice_within_it_or_the_quickest():
 def test_the_deployment_section_follows_the_conversion_tables(tmp_path):
     config = validated(tiny_config())
     config["report"]["latency_budgets_ms"] = [0.5, 5]
-    benchmarks = {("cnn", "onnx"): bench("cnn", "onnx", p50=0.2, accuracy=0.95)}
+    benchmarks = {
+        ("cnn", "onnx"): bench("cnn", "onnx", p50=0.2, accuracy=0.95),
+        ("cnn", "tflite_fp32"): bench("cnn", "tflite_fp32", p50=0.3, accuracy=0.94),
+    }
     context = deployment.context(write_results(tmp_path, config, benchmarks=benchmarks))
+    # the front, numbered as the chart labels it; tflite_fp32 is slower and less accurate
+    assert [(p["format"], p["label"]) for p in context["front"]] == [("onnx", "1")]
     assert len(context["sentences"]) == 2  # one dataset converted, two budgets
     assert "the most accurate for mnist is cnn as onnx: 95.00 %" in context["sentences"][0]
     low, high = next(p for p in context["points"] if p["format"] == "onnx")["interval"]

@@ -28,6 +28,7 @@ from tfedge.network import download_hosts, host_reachable
 
 log = logging.getLogger(__name__)
 
+
 def hub_cache_folder(handle: str) -> Path:
     """Where tensorflow_hub caches a downloaded handle (TFHUB_CACHE_DIR or the temp folder)."""
     cache = os.environ.get("TFHUB_CACHE_DIR") or os.path.join(

@@ -11,11 +11,28 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 
 # Names come from users' folders and configs: draw them as written, never as TeX maths.
 plt.rcParams.update(
     {"svg.fonttype": "none", "font.size": 9, "axes.grid": True, "text.parse_math": False}
 )
+
+
+class PlainLogFormatter(ticker.LogFormatterSciNotation):
+    """matplotlib's choice of which log-axis ticks get a label, each written as a plain number
+    (0.3, 1, 20). Its own labels are TeX maths, which the report turns off for users' names,
+    so they would print raw ($\\mathdefault{10^{-1}}$)."""
+
+    def __call__(self, value, position=None) -> str:
+        return f"{value:g}" if super().__call__(value, position) else ""
+
+
+def log_x_axis(axis, base: int = 10) -> None:
+    """A log-scale x axis whose tick labels are plain numbers (PlainLogFormatter)."""
+    axis.set_xscale("log", base=base)
+    axis.xaxis.set_major_formatter(PlainLogFormatter(base))
+    axis.xaxis.set_minor_formatter(PlainLogFormatter(base, labelOnlyBase=False))
 
 
 def svg_data_uri(figure) -> str:
@@ -98,7 +115,7 @@ def accuracy_vs_compute(models: list[dict]) -> str:
         marker = "o" if model["name"].startswith("mobilenet") else "s"
         axis.scatter(x, y, marker=marker, s=40)
         axis.annotate(model["name"], (x, y), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    axis.set_xscale("log")
+    log_x_axis(axis)
     axis.set(
         xlabel="multiply-adds per image, counted here (billions, log scale)",
         ylabel="ImageNet top-1 (%), published",
@@ -162,7 +179,7 @@ def batch_size_curve(rows: list[dict], title: str) -> str:
                 xytext=(-30, -14), fontsize=7, color="#e45756",
             )  # fmt: skip
     every_size = [row["batch_size_requested"] for row in rows]
-    memory_axis.set_xscale("log", base=2)
+    log_x_axis(memory_axis, base=2)
     memory_axis.set_xticks(every_size, [str(size) for size in every_size])
     memory_axis.set_ylim(bottom=0, top=1.15 * max([ceiling, *memory]))
     memory_axis.set(
@@ -182,7 +199,8 @@ def batch_size_curve(rows: list[dict], title: str) -> str:
 
 def deployment_chart(points: list[dict]) -> str:
     """Test accuracy against batch-1 latency for every variant and format, one colour per data
-    set, the Pareto front of each drawn through its points and those points ringed."""
+    set, the Pareto front of each drawn through its points, those points ringed and labelled
+    with their number (``label``) in the table under the chart."""
     figure, axis = plt.subplots(figsize=(7, 4.2))
     for index, dataset in enumerate(sorted({point["dataset"] for point in points})):
         colour = f"C{index}"
@@ -195,11 +213,10 @@ def deployment_chart(points: list[dict]) -> str:
         axis.scatter([p["p50_ms"] for p in front], [100 * p["accuracy"] for p in front], s=70,
                      facecolors="none", edgecolors=colour)  # fmt: skip
         for point in front:
-            axis.annotate(f"{point['variant']} {point['format']}",
-                          (point["p50_ms"], 100 * point["accuracy"]), textcoords="offset points",
-                          xytext=(4, 3), fontsize=6)  # fmt: skip
-    axis.set_xscale("log")
+            axis.annotate(point["label"], (point["p50_ms"], 100 * point["accuracy"]),
+                          textcoords="offset points", xytext=(5, 3), fontsize=7)  # fmt: skip
+    log_x_axis(axis)
     axis.set(xlabel="latency at batch 1, p50 (ms, log scale)", ylabel="test accuracy (%)",
-             title="Accuracy against latency: ringed points are on the Pareto front")  # fmt: skip
+             title="Accuracy against latency: ringed and numbered, the Pareto front")  # fmt: skip
     axis.legend(fontsize=7, title="data set", title_fontsize=7)
     return svg_data_uri(figure)

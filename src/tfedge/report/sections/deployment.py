@@ -78,15 +78,26 @@ def budget_sentence(dataset: str, points: list[dict], budget_ms: float) -> str:
     )
 
 
+def number_the_front(points: list[dict]) -> None:
+    """Give each Pareto point a number, its label on the chart and in the table under it: names
+    would sit on top of one another where formats of one variant time alike."""
+    front = [point for point in points if point["pareto"]]
+    for number, point in enumerate(front, start=1):
+        point["label"] = str(number)
+
+
 def context(results: Results) -> dict | None:
     points = candidates(results)
     if not points:
         return None
     mark_pareto(points)
+    points.sort(key=lambda p: (p["dataset"], p["p50_ms"]))
+    number_the_front(points)
     budgets = results.config["report"]["latency_budgets_ms"]
     datasets = sorted({point["dataset"] for point in points})
     return {
-        "points": sorted(points, key=lambda p: (p["dataset"], p["p50_ms"])),
+        "points": points,
+        "front": [point for point in points if point["pareto"]],
         "sentences": [
             budget_sentence(dataset, [p for p in points if p["dataset"] == dataset], budget)
             for dataset in datasets
