@@ -6,11 +6,14 @@ SavedModel's own predictions (the evaluate job's), timing batch 1 like the bench
 It also converts the fp32 IR from the SavedModel beside the one from ONNX, to compare the
 graphs. The levers: how many calibration images, NNCF's bias correction (fast or full), NNCF's
 preset (performance: symmetric activations; mixed: asymmetric), the first convolution left in
-float (convert.openvino_int8.float_first_convolution), NNCF's accuracy-aware mode (judged on
-the validation split, never the test split), and ONNX Runtime's static QDQ model with uint8
-activations (CPU only; TensorRT runs symmetric int8). By hand:
+float (convert.float_first_convolution), NNCF's accuracy-aware mode (judged on
+the validation split, never the test split), ONNX Runtime's static QDQ model with uint8
+activations (CPU only; TensorRT runs symmetric int8), and the product's own tflite_int8 and
+onnx_int8 conversions with the first convolution in int8 and in float. By hand:
 
     .venv/bin/python benchmarks/int8_levers.py results \\
+        --variants mobilenet_frozen mobilenet_finetuned
+    .venv/bin/python benchmarks/int8_levers.py results --levers product \\
         --variants mobilenet_frozen mobilenet_finetuned
 
 Prints one row per variant and lever: agreement (%), test accuracy (%), p50 batch-1 latency (ms)
@@ -31,7 +34,12 @@ from tfedge import paths
 from tfedge.convert.calibration import calibration_images
 from tfedge.convert.onnx import INPUT_NAME
 from tfedge.convert.openvino import quantize
-from tfedge.convert.runtimes import OnnxRuntimeRunner, OpenVINORunner, SavedModelRunner
+from tfedge.convert.runtimes import (
+    LiteRTRunner,
+    OnnxRuntimeRunner,
+    OpenVINORunner,
+    SavedModelRunner,
+)
 from tfedge.data import plain
 
 
@@ -76,8 +84,11 @@ def openvino_levers(ir: Path, folder: Path, manifest: str, sizes: list[int]) -> 
                 made[name] = save(model, folder, name)
         for correction in ("fast", "full"):
             name = f"openvino {size} images, {correction} bias, first convolution float"
-            choices = {"bias_correction": correction, "float_first_convolution": True}
-            settings = {"calibration_images": size, "openvino_int8": choices}
+            settings = {
+                "calibration_images": size,
+                "openvino_int8": {"bias_correction": correction},
+                "float_first_convolution": True,
+            }
             model, _ = quantize(core.read_model(str(ir)), settings, manifest)  # the product's own
             made[name] = save(model, folder, name)
     return made
@@ -141,13 +152,72 @@ def onnx_asymmetric(onnx: Path, folder: Path, manifest: str, size: int) -> Path:
     return target
 
 
+def nncf_and_onnx_levers(
+    savedmodel: Path, onnx: Path, folder: Path, manifest: str, sizes: list[int], threads: int
+) -> dict:
+    """The fp32 IRs (from ONNX and from the SavedModel), NNCF's levers, its accuracy-aware mode
+    and ONNX Runtime's uint8 activations, each run in its runtime."""
+    import openvino as ov
+
+    for source, name in ((onnx, "fp32"), (savedmodel, "fp32_from_savedmodel")):
+        (folder / name).mkdir()
+        ov.save_model(ov.convert_model(str(source)), str(folder / name / "model.xml"),
+                      compress_to_fp16=False)  # fmt: skip
+    runners = {
+        "openvino fp32 (from ONNX)": OpenVINORunner(folder / "fp32", threads),
+        "openvino fp32 (from SavedModel)": OpenVINORunner(folder / "fp32_from_savedmodel", threads),
+    }
+    made = openvino_levers(folder / "fp32/model.xml", folder, manifest, sizes)
+    made["openvino accuracy-aware"] = accuracy_aware(
+        folder / "fp32/model.xml", folder, manifest, max(sizes)
+    )
+    runners |= {name: OpenVINORunner(path, threads) for name, path in made.items()}
+    asymmetric = onnx_asymmetric(onnx, folder, manifest, max(sizes))
+    runners["onnx uint8 activations"] = OnnxRuntimeRunner(asymmetric, threads)
+    return runners
+
+
+def product_int8(
+    savedmodel: Path, onnx: Path, folder: Path, manifest: str, size: int, threads: int
+) -> dict:
+    """The product's own tflite_int8 and onnx_int8 conversions (convert.float_first_convolution
+    on and off), each run in its own runtime."""
+    from tfedge.convert.quantize import quantize_int8 as onnx_int8
+    from tfedge.convert.tflite import quantize_int8 as tflite_int8
+
+    runners = {}
+    for float_first in (False, True):
+        suffix = ", first convolution float" if float_first else ""
+        settings = {
+            "calibration_images": size,
+            "tflite_int8_io": "int8",
+            "float_first_convolution": float_first,
+        }
+        tflite = folder / f"tflite_int8_{float_first}.tflite"
+        tflite.write_bytes(tflite_int8(str(savedmodel), settings, manifest, {}))
+        runners[f"tflite_int8{suffix}"] = LiteRTRunner(tflite, threads)
+        quantized = folder / f"onnx_int8_{float_first}.onnx"
+        onnx_int8(onnx, quantized, size, manifest, float_first_convolution=float_first)
+        runners[f"onnx_int8{suffix}"] = OnnxRuntimeRunner(quantized, threads)
+    return runners
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("results", type=Path)
     parser.add_argument("--variants", nargs="+", default=["mobilenet_frozen"])
     parser.add_argument("--images", type=int, nargs="+", default=[100, 300])
+    parser.add_argument(
+        "--calibration-images", type=int, default=200, help="for the product's own conversions"
+    )
     parser.add_argument("--threads", type=int, default=2, help="the benchmark job's threads here")
     parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument(
+        "--levers",
+        choices=["all", "product"],
+        default="all",
+        help="product: only the product's tflite_int8 and onnx_int8, first convolution both ways",
+    )
     options = parser.parse_args()
     root = options.results.parent
     for variant in options.variants:
@@ -155,32 +225,19 @@ def main() -> None:
         images, labels = split(manifest, "test")
         with np.load(root / paths.predictions(variant, 0)) as reference:
             expected = reference["predicted"]
-        saved = SavedModelRunner(root / paths.model_file(variant, 0, "savedmodel"), options.threads)
-        base_ms = p50_ms(saved, images[:1], options.repeats)
+        savedmodel = root / paths.model_file(variant, 0, "savedmodel")
+        base_ms = p50_ms(SavedModelRunner(savedmodel, options.threads), images[:1], options.repeats)
         onnx = root / paths.converted_dir(variant, "onnx") / "model.onnx"
         with tempfile.TemporaryDirectory(prefix="tfedge-int8-") as scratch:
             folder = Path(scratch)
-            import openvino as ov
-
-            savedmodel = root / paths.model_file(variant, 0, "savedmodel")
-            for source, name in ((onnx, "fp32"), (savedmodel, "fp32_from_savedmodel")):
-                (folder / name).mkdir()
-                ov.save_model(ov.convert_model(str(source)), str(folder / name / "model.xml"),
-                              compress_to_fp16=False)  # fmt: skip
-            runners = {
-                "onnx fp32": OnnxRuntimeRunner(onnx, options.threads),
-                "openvino fp32 (from ONNX)": OpenVINORunner(folder / "fp32", options.threads),
-                "openvino fp32 (from SavedModel)": OpenVINORunner(
-                    folder / "fp32_from_savedmodel", options.threads
-                ),
-            }
-            made = openvino_levers(folder / "fp32/model.xml", folder, manifest, options.images)
-            made["openvino accuracy-aware"] = accuracy_aware(
-                folder / "fp32/model.xml", folder, manifest, max(options.images)
+            runners = {"onnx fp32": OnnxRuntimeRunner(onnx, options.threads)}
+            if options.levers == "all":
+                runners |= nncf_and_onnx_levers(
+                    savedmodel, onnx, folder, manifest, options.images, options.threads
+                )
+            runners |= product_int8(
+                savedmodel, onnx, folder, manifest, options.calibration_images, options.threads
             )
-            runners |= {name: OpenVINORunner(path, options.threads) for name, path in made.items()}
-            asymmetric = onnx_asymmetric(onnx, folder, manifest, max(options.images))
-            runners["onnx uint8 activations"] = OnnxRuntimeRunner(asymmetric, options.threads)
             print(f"{variant}: SavedModel p50 {base_ms:.2f} ms", flush=True)
             for name, runner in runners.items():
                 predicted = predictions(runner, images)

@@ -224,8 +224,8 @@ BAD_CONFIGS = {
         "use one of: fast, full",
     ),
     "OpenVINO float layer switch as text": (
-        lambda c: c["convert"].update(openvino_int8={"float_first_convolution": "yes"}),
-        "convert.openvino_int8.float_first_convolution",
+        lambda c: c["convert"].update(float_first_convolution="yes"),
+        "convert.float_first_convolution",
         "'yes' is not of type 'boolean'",
     ),
     "transfer key on a cnn": (

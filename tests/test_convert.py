@@ -128,6 +128,35 @@ def test_the_openvino_int8_model_keeps_only_its_first_convolution_float(conversi
     assert [stored_weight_type(op) for op in weighted] == ["f32"] + ["i8"] * 5
 
 
+@pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
+def test_the_tflite_and_onnx_int8_models_keep_the_ops_to_the_first_convolution_float(
+    conversions,
+):
+    """LiteRT runs the first convolution on float tensors behind a dequantised int8 input; the
+    int8 ONNX model quantises no input of its first Conv, and every later Conv's."""
+    import onnx
+    from ai_edge_litert.interpreter import Interpreter
+
+    folder, records = conversions
+    model = Interpreter(model_path=str(folder / "tflite_int8" / "model.tflite"))
+    types = {tensor["index"]: tensor["dtype"].__name__ for tensor in model.get_tensor_details()}
+    ops = [(op["op_name"], types[op["outputs"][0]]) for op in model._get_ops_details()]
+    convolutions = [dtype for name, dtype in ops if name == "CONV_2D"]
+    assert ops[0] == ("DEQUANTIZE", "float32") and model.get_input_details()[0]["dtype"] == np.int8
+    assert convolutions[0] == "float32" and set(convolutions[1:]) == {"int8"}, ops
+    assert records["tflite_int8"]["details"]["float_layers"][-1].endswith("conv0_0/Conv2D1")
+
+    graph = onnx.load(str(folder / "onnx_int8" / "model.onnx")).graph
+    producers = {output: node.op_type for node in graph.node for output in node.output}
+    convolutions = [node for node in graph.node if node.op_type == "Conv"]
+    dequantized = [
+        [producers.get(name) == "DequantizeLinear" for name in conv.input[:2]]
+        for conv in convolutions
+    ]
+    assert dequantized[0] == [False, False] and all(all(d) for d in dequantized[1:]), dequantized
+    assert records["onnx_int8"]["details"]["float_layers"][-1] == convolutions[0].name
+
+
 def stored_weight_type(layer) -> str:
     """The element type of the constant a layer's weights (its second input) start from."""
     node = layer.input_value(1).get_node()

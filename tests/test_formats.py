@@ -38,7 +38,10 @@ def test_a_format_s_settings_are_only_the_keys_it_reads():
     convert = validated(tiny_config())["convert"]
     assert settings_slice("tflite_fp32", convert) == {}
     assert settings_slice("onnx", convert) == {"onnx_opset": 17}
-    assert list(settings_slice("onnx_int8", convert)) == ["calibration_images"]
+    assert list(settings_slice("onnx_int8", convert)) == [
+        "calibration_images",
+        "float_first_convolution",
+    ]
     assert list(settings_slice("tensorrt_int8", convert)) == ["tensorrt"]
 
 

@@ -23,7 +23,10 @@ def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest:
     if fmt.precision == "int8":
         from tfedge.convert.quantize import quantize_int8
 
-        return quantize_int8(source, artifact, settings["calibration_images"], manifest)
+        return quantize_int8(
+            source, artifact, settings["calibration_images"], manifest,
+            float_first_convolution=settings["float_first_convolution"],
+        )  # fmt: skip
     return convert_onnx(str(source), artifact, settings["onnx_opset"])
 
 

@@ -5,11 +5,11 @@ model rather than the SavedModel: OpenVINO's ONNX front end needs no TensorFlow 
 never imports it) and gives the same graph the other ONNX-built formats share. It is saved
 with fp32 weights (``compress_to_fp16=False``: OpenVINO's default halves them). The int8 model
 is the fp32 IR quantised by NNCF, calibrated on training images (tfedge.convert.calibration),
-with the ``convert.openvino_int8`` settings: how to correct biases for the quantisation error,
-and whether the first convolution stays in float. It sees the raw image, whose int8 rounding
-costs the most agreement with the float model for the least time (measured in
-benchmarks/int8_levers.py: on the default run's MobileNets, keeping it float lifted agreement
-from about 96 % to over 98 % at about the same batch-1 latency).
+with the ``convert.openvino_int8`` settings (how to correct biases for the quantisation error)
+and ``convert.float_first_convolution``: whether the first convolution stays in float. It sees
+the raw image, whose int8 rounding costs the most agreement with the float model for the least
+time (measured in benchmarks/int8_levers.py: on the default run's MobileNets, keeping it float
+lifted agreement from about 96 % to over 98 % at about the same batch-1 latency).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def quantize(model, settings: dict, manifest: str) -> tuple[object, dict]:
     choices = settings["openvino_int8"]
     images = calibration_images(manifest, settings["calibration_images"])
     dataset = nncf.Dataset(list(images), lambda image: image[None])
-    first = first_convolution(model) if choices["float_first_convolution"] else None
+    first = first_convolution(model) if settings["float_first_convolution"] else None
     quantized = nncf.quantize(
         model,
         dataset,

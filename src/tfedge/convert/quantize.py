@@ -66,7 +66,25 @@ def fold_column_scales(model) -> int:
     return folded
 
 
-def quantize_int8(onnx_fp32: Path, artifact: Path, count: int, manifest_path: str) -> dict:
+def float_head(model) -> list[str]:
+    """The nodes up to and including the first Conv (ONNX graphs are in execution order): the
+    convolution that sees the raw image and the input scaling in front of it; none for a
+    model without a convolution."""
+    head = []
+    for node in model.graph.node:
+        head.append(node.name)
+        if node.op_type == "Conv":
+            return head
+    return []
+
+
+def quantize_int8(
+    onnx_fp32: Path,
+    artifact: Path,
+    count: int,
+    manifest_path: str,
+    float_first_convolution: bool = True,
+) -> dict:
     """Static QDQ INT8 quantisation of the fp32 ONNX model, calibrated on training images.
 
     The scheme is the one TensorRT accepts for explicit quantisation, so its INT8 engine
@@ -78,6 +96,8 @@ def quantize_int8(onnx_fp32: Path, artifact: Path, count: int, manifest_path: st
     graph optimisations off (dequantise, then float arithmetic) agreed on every test image.
     Calibration keeps each tensor's full range seen (MinMax); entropy and percentile ranges
     agreed no better on the CNN or the MobileNet stand-in, percentile at ten times the time.
+    With ``float_first_convolution`` the convolution that sees the raw image and the input
+    scaling before it stay float; TensorRT's engine built from this model keeps them float too.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -92,12 +112,14 @@ def quantize_int8(onnx_fp32: Path, artifact: Path, count: int, manifest_path: st
         folded_path, prepared = Path(scratch, "folded.onnx"), Path(scratch, "prepared.onnx")
         onnx.save(model, str(folded_path))
         quant_pre_process(str(folded_path), str(prepared), skip_symbolic_shape=True)
+        head = float_head(onnx.load(str(prepared))) if float_first_convolution else []
         quantize_static(
             str(prepared), str(artifact), _Calibration(images),
             quant_format=QuantFormat.QDQ,
             activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
             per_channel=True, reduce_range=True,
             calibrate_method=CalibrationMethod.MinMax,
+            nodes_to_exclude=head,
             extra_options={
                 "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
             },
@@ -108,5 +130,6 @@ def quantize_int8(onnx_fp32: Path, artifact: Path, count: int, manifest_path: st
         "calibration": "minmax",
         "calibration_images": len(images),
         "folded_scales": folded,
+        "float_layers": head,
         "quantized_tensors": sum(node.op_type == "QuantizeLinear" for node in quantized),
     }

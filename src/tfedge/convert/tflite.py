@@ -8,6 +8,8 @@ from tfedge.convert.calibration import calibration_images
 from tfedge.formats import Format
 from tfedge.keras_env import tf
 
+CONVOLUTIONS = ("CONV_2D", "DEPTHWISE_CONV_2D")
+
 
 def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
     return convert_tflite(str(source), artifact, fmt.precision, settings, manifest)
@@ -23,14 +25,53 @@ def convert_tflite(
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         converter.target_spec.supported_types = [tf.float16]
     elif precision == "int8":
-        images = calibration_images(manifest_path, settings["calibration_images"])
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([image[None]] for image in images)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        if settings["tflite_int8_io"] == "int8":
-            converter.inference_input_type = tf.int8
-            converter.inference_output_type = tf.int8
-            details.update(input_type="int8", output_type="int8")
-        details["representative_images"] = len(images)
+        artifact.write_bytes(quantize_int8(savedmodel, settings, manifest_path, details))
+        return details
     artifact.write_bytes(converter.convert())
     return details
+
+
+def float_head(savedmodel: str) -> list[str]:
+    """The output tensors of the ops from the input up to the first convolution, the one that
+    sees the raw image (none for a model without one), as the float model names them."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    float_model = tf.lite.TFLiteConverter.from_saved_model(savedmodel).convert()
+    model = Interpreter(model_content=float_model)
+    names = {tensor["index"]: tensor["name"] for tensor in model.get_tensor_details()}
+    head = []
+    for op in model._get_ops_details():  # the op list LiteRT exposes, in execution order
+        head.append(names[op["outputs"][0]])
+        if op["op_name"] in CONVOLUTIONS:
+            return head
+    return []
+
+
+def quantize_int8(savedmodel: str, settings: dict, manifest_path: str, details: dict) -> bytes:
+    """Full-integer TFLite, calibrated on training images, with int8 input and output unless
+    ``tflite_int8_io`` is float. With ``float_first_convolution``, the ops up to the first
+    convolution stay float through the converter's quantisation debugger (its deny-list), which
+    then dequantises the int8 input in front of them."""
+    images = calibration_images(manifest_path, settings["calibration_images"])
+    converter = tf.lite.TFLiteConverter.from_saved_model(savedmodel)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = lambda: ([image[None]] for image in images)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    integer_io = settings["tflite_int8_io"] == "int8"
+    if integer_io:
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+        details.update(input_type="int8", output_type="int8")
+    details.update(weights="int8", representative_images=len(images), float_layers=[])
+    head = float_head(savedmodel) if settings["float_first_convolution"] else []
+    if not head:
+        return converter.convert()
+    converter.target_spec.supported_ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        denylisted_nodes=head, fully_quantize=integer_io
+    )
+    debugger = tf.lite.experimental.QuantizationDebugger(
+        converter=converter, debug_dataset=converter.representative_dataset, debug_options=options
+    )
+    details["float_layers"] = head
+    return debugger.get_nondebug_quantized_model()
