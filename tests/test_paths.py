@@ -9,7 +9,7 @@ import pytest
 from tfedge import paths
 
 from .conftest import tiny_config, validated
-from .snakemake_runs import copy_workflow, planned_jobs
+from .snakemake_runs import copy_workflow, dry_run, job_blocks, planned_jobs
 
 
 def test_report_inputs_name_every_run_dataset_conversion_and_job():
@@ -66,3 +66,19 @@ def test_the_job_list_is_the_dag_snakemake_plans(tmp_path):
     assert {("download_data", "flowers"), ("download_backbone", "lite")} <= planned
     assert ("download_data", "mnist") not in planned  # bundled: nothing to fetch
     assert {("benchmark", "cnn"), ("benchmark", "cnn", "tensorrt_fp16")} <= planned
+
+
+@pytest.mark.workflow
+def test_the_downloads_target_plans_the_download_jobs_and_nothing_else(tmp_path):
+    """README: `make downloads` (snakemake downloads) fetches in advance, e.g. on a login node."""
+    config = tiny_config()
+    config["datasets"]["flowers"]["source"] = "tfds"
+    config["backbones"]["lite"]["source"] = "hub"
+    config["variants"]["finetuned"]["unfreeze_from"] = None  # a hub layer trains whole
+    copy_workflow(tmp_path, validated(config))
+    planned = job_blocks(dry_run(tmp_path, target="downloads"))
+    assert set(planned) == {
+        ("download_data", "dataset=flowers"),
+        ("download_backbone", "backbone=lite"),
+        ("downloads", ""),
+    }
