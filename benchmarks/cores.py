@@ -66,7 +66,8 @@ def timed_run(
     """Seconds for a full `snakemake --cores N report` from empty results.
 
     The workflow and library come from ``checkout`` (this checkout by default). With
-    ``keep``, the run's report and job records (results/benchmarks) are copied there.
+    ``keep``, the run's report, job records (results/benchmarks) and format measurements
+    (results/bench) are copied there.
     """
     args = [SNAKEMAKE, "--cores", str(cores), "report"]
     if one_thread_jobs:
@@ -86,6 +87,7 @@ def timed_run(
             sys.exit(f"--cores {cores} failed:\n{log.read_text()[-4000:]}")
         if keep is not None:
             shutil.copytree(workdir / "results" / "benchmarks", keep / "benchmarks")
+            shutil.copytree(workdir / "results" / "bench", keep / "bench")
             shutil.copy(workdir / "results" / "report.html", keep)
     return seconds
 
@@ -101,7 +103,7 @@ def main() -> None:
     )
     parser.add_argument("--compare-with", metavar="REV", help="time git revision REV first")
     parser.add_argument(
-        "--keep", type=Path, help="copy each run's report and job records into a folder here"
+        "--keep", type=Path, help="copy each run's report and records into a folder here"
     )
     options = parser.parse_args()
     before = {}
