@@ -61,7 +61,7 @@ def test_report_renders_in_a_real_browser(tiny_run):
                 "els => els.map(e => [e.alt, e.naturalWidth, e.getBoundingClientRect().height])",
             )
             page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
-            chart = page.locator("#deployment figure img")
+            chart = page.locator("img[alt^='Test accuracy against batch-1 latency']")
             chart.screenshot(path=str(ARTIFACTS / f"deployment-{width}px.png"))
             deployment_box = chart.bounding_box()
             page.eval_on_selector_all("details", "els => els.forEach(e => { e.open = true; })")

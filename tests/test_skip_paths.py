@@ -139,7 +139,7 @@ def test_a_conversion_built_from_the_onnx_model_needs_no_tensorflow(
     inputs = {"source": str(folder / "onnx"), "manifest": str(tiny_mnist)}
     spec = job(tmp_path, "convert", inputs, {"folder": str(tmp_path / fmt)})
     spec["wildcards"]["format"] = fmt
-    spec["params"]["settings"] = {"calibration_images": 16}
+    spec["params"]["settings"] = {"calibration_images": 16, "float_first_convolution": True}
     result = run_adapter("convert.py", spec, blocked)
     assert result.returncode == 0, (tmp_path / "convert.log").read_text()[-3000:]
     record = read_json(tmp_path / fmt / RECORD)
