@@ -31,13 +31,12 @@ def convert_tflite(
     return details
 
 
-def float_head(savedmodel: str) -> list[str]:
+def float_head(model_content: bytes) -> list[str]:
     """The output tensors of the ops from the input up to the first convolution, the one that
-    sees the raw image (none for a model without one), as the float model names them."""
+    sees the raw image (none for a model without one), as the (float) model names them."""
     from ai_edge_litert.interpreter import Interpreter
 
-    float_model = tf.lite.TFLiteConverter.from_saved_model(savedmodel).convert()
-    model = Interpreter(model_content=float_model)
+    model = Interpreter(model_content=model_content)
     names = {tensor["index"]: tensor["name"] for tensor in model.get_tensor_details()}
     head = []
     for op in model._get_ops_details():  # the op list LiteRT exposes, in execution order
@@ -49,9 +48,15 @@ def float_head(savedmodel: str) -> list[str]:
 
 def quantize_int8(savedmodel: str, settings: dict, manifest_path: str, details: dict) -> bytes:
     """Full-integer TFLite, calibrated on training images, with int8 input and output unless
-    ``tflite_int8_io`` is float. With ``float_first_convolution``, the ops up to the first
-    convolution stay float through the converter's quantisation debugger (its deny-list), which
-    then dequantises the int8 input in front of them."""
+    ``tflite_int8_io`` is float.
+
+    With ``float_first_convolution``, the ops up to the first convolution stay float. That is
+    what the converter's quantisation debugger does with a deny-list; its steps are taken here
+    directly (calibrate once, name the head in the calibrated float model, quantise with the
+    head denied) because the debugger also builds and loads an instrumented model and needs a
+    second float conversion to name the head: 28.9 s against 17.6 s for a MobileNet's
+    conversion, measured in the default run's job records.
+    """
     images = calibration_images(manifest_path, settings["calibration_images"])
     converter = tf.lite.TFLiteConverter.from_saved_model(savedmodel)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -63,15 +68,13 @@ def quantize_int8(savedmodel: str, settings: dict, manifest_path: str, details: 
         converter.inference_output_type = tf.int8
         details.update(input_type="int8", output_type="int8")
     details.update(weights="int8", representative_images=len(images), float_layers=[])
-    head = float_head(savedmodel) if settings["float_first_convolution"] else []
-    if not head:
+    if not settings["float_first_convolution"]:
         return converter.convert()
-    converter.target_spec.supported_ops.append(tf.lite.OpsSet.TFLITE_BUILTINS)
-    options = tf.lite.experimental.QuantizationDebugOptions(
-        denylisted_nodes=head, fully_quantize=integer_io
+    converter._experimental_calibrate_only = True  # as the quantisation debugger does
+    calibrated = converter.convert()
+    details["float_layers"] = float_head(calibrated)
+    from tensorflow.lite.python import convert as lite_convert
+
+    return lite_convert.mlir_quantize(
+        calibrated, fully_quantize=integer_io, denylisted_nodes=details["float_layers"]
     )
-    debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=converter.representative_dataset, debug_options=options
-    )
-    details["float_layers"] = head
-    return debugger.get_nondebug_quantized_model()
