@@ -149,6 +149,18 @@ def images_fingerprint(wildcards):
     return fingerprint
 
 
+# What only a dataset's download job reads; prepare_data follows its record instead.
+DOWNLOAD_ONLY_SETTINGS = ("data_dir", "probe_timeout_s")
+
+
+def prepare_settings(settings):
+    """prepare_data's slice of a dataset's settings, so a probe timeout edit reruns nothing
+    past the download job."""
+    return canonical(
+        {key: value for key, value in settings.items() if key not in DOWNLOAD_ONLY_SETTINGS}
+    )
+
+
 def variant_settings(wildcards):
     return canonical(VARIANTS[wildcards.variant])
 

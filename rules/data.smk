@@ -39,7 +39,7 @@ rule prepare_data:
         runtime=60,
     params:
         code=library_code("prepare_data.py"),
-        settings=lambda wildcards: canonical(DATASETS[wildcards.dataset]),
+        settings=lambda wildcards: prepare_settings(DATASETS[wildcards.dataset]),
         images=images_fingerprint,
     script:
         "../scripts/prepare_data.py"

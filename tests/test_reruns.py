@@ -82,6 +82,20 @@ def test_writing_defaults_out_reruns_nothing(tiny_run, tmp_path):
     assert plan_after_edit(tiny_run, tmp_path, explicit_defaults) == set()
 
 
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_a_setting_only_the_download_job_reads_reruns_no_prepare_data(tiny_run, tmp_path):
+    """probe_timeout_s and data_dir are the download job's (a bundled dataset has none), not
+    prepare_data's: editing them replans nothing made from the images (the report, which shows
+    the config, renders again)."""
+
+    def download_settings(config):
+        config["datasets"]["mnist"]["probe_timeout_s"] = 10
+        config["datasets"]["mnist"]["data_dir"] = str(tmp_path / "tfds")
+
+    assert plan_after_edit(tiny_run, tmp_path, download_settings) == {("report", "")}
+
+
 def library_copy(tmp_path: Path, edit=None) -> dict:
     """An environment whose tfedge is a copy of the package, edited by ``edit(folder)``."""
     library = tmp_path / "library"
