@@ -157,7 +157,11 @@ def prepare_settings(settings):
     """prepare_data's slice of a dataset's settings, so a probe timeout edit reruns nothing
     past the download job."""
     return canonical(
-        {key: value for key, value in settings.items() if key not in DOWNLOAD_ONLY_SETTINGS}
+        {
+            key: value
+            for key, value in settings.items()
+            if key not in DOWNLOAD_ONLY_SETTINGS
+        }
     )
 
 
