@@ -8,8 +8,9 @@ graphs. The levers: how many calibration images, NNCF's bias correction (fast or
 preset (performance: symmetric activations; mixed: asymmetric), the first convolution left in
 float (convert.float_first_convolution), NNCF's accuracy-aware mode (judged on
 the validation split, never the test split), ONNX Runtime's static QDQ model with uint8
-activations (CPU only; TensorRT runs symmetric int8), and the product's own tflite_int8 and
-onnx_int8 conversions with the first convolution in int8 and in float. By hand:
+activations (CPU only; TensorRT runs symmetric int8), and the product's own tflite_int8 (int8
+input and output; the first convolution float; and the layers the quantisation debugger finds
+most changed by int8 float too) and onnx_int8 (the first convolution in int8 and in float). By hand:
 
     .venv/bin/python benchmarks/int8_levers.py results \\
         --variants mobilenet_frozen mobilenet_finetuned
@@ -177,27 +178,36 @@ def nncf_and_onnx_levers(
     return runners
 
 
+TFLITE_LEVERS = {  # name: (float_first_convolution, tflite_int8_float_share, tflite_int8_io)
+    "tflite_int8, int8 input and output": (False, 0.0, "int8"),
+    "tflite_int8, first convolution float": (True, 0.0, "float"),
+    "tflite_int8, first convolution and the most changed 15 % float": (True, 0.15, "float"),
+}
+
+
 def product_int8(
     savedmodel: Path, onnx: Path, folder: Path, manifest: str, size: int, threads: int
 ) -> dict:
-    """The product's own tflite_int8 and onnx_int8 conversions (convert.float_first_convolution
-    on and off), each run in its own runtime."""
+    """The product's own tflite_int8 (TFLITE_LEVERS) and onnx_int8 (first convolution int8
+    and float) conversions, each run in its own runtime."""
     from tfedge.convert.quantize import quantize_int8 as onnx_int8
     from tfedge.convert.tflite import quantize_int8 as tflite_int8
 
     runners = {}
-    for float_first in (False, True):
-        suffix = ", first convolution float" if float_first else ""
+    for index, (name, (float_first, share, io)) in enumerate(TFLITE_LEVERS.items()):
         settings = {
             "calibration_images": size,
-            "tflite_int8_io": "int8",
+            "tflite_int8_io": io,
+            "tflite_int8_float_share": share,
             "float_first_convolution": float_first,
         }
-        tflite = folder / f"tflite_int8_{float_first}.tflite"
+        tflite = folder / f"tflite_int8_{index}.tflite"
         tflite.write_bytes(tflite_int8(str(savedmodel), settings, manifest, {}))
-        runners[f"tflite_int8{suffix}"] = LiteRTRunner(tflite, threads)
+        runners[name] = LiteRTRunner(tflite, threads)
+    for float_first in (False, True):
         quantized = folder / f"onnx_int8_{float_first}.onnx"
         onnx_int8(onnx, quantized, size, manifest, float_first_convolution=float_first)
+        suffix = ", first convolution float" if float_first else ""
         runners[f"onnx_int8{suffix}"] = OnnxRuntimeRunner(quantized, threads)
     return runners
 
@@ -216,7 +226,7 @@ def main() -> None:
         "--levers",
         choices=["all", "product"],
         default="all",
-        help="product: only the product's tflite_int8 and onnx_int8, first convolution both ways",
+        help="product: only the product's own tflite_int8 and onnx_int8 levers",
     )
     options = parser.parse_args()
     root = options.results.parent

@@ -49,21 +49,38 @@ class CountingRunner:
 
 
 def test_a_benchmark_runs_the_split_once_then_exactly_the_configured_repeats():
+    """The split's batches after the first are throughput's samples; too few are topped up."""
     classes = np.array([0, 1, 2, 2, 1, 0, 1])
     images = np.zeros((7, 2, 2, 1), np.float32)
     images[:, 0, 0, 0] = classes
     labels, reference = np.array([0, 1, 2, 2, 1, 1, 1]), np.array([0, 1, 2, 0, 1, 0, 1])
     batches = [(images[:3], labels[:3]), (images[3:6], labels[3:6]), (images[6:], labels[6:])]
     settings = {"warmup": 2, "repeats": 4, "throughput_batch": 3, "throughput_repeats": 5}
-    runner = CountingRunner()
-    result = bench.accuracy(runner, batches, reference)
-    result |= bench.timings(runner, images[:3], settings, itertools.count().__next__)
-    assert runner.calls == [3, 3, 1] + [1] * (2 + 4) + [3] * (1 + 5)
+    runner, clock = CountingRunner(), itertools.count().__next__
+    result, batch_seconds = bench.accuracy_pass(runner, batches, reference, clock)
+    assert batch_seconds == [1]  # the second batch; the first warms up, the last is partial
+    result |= bench.timings(runner, images[:3], settings, clock, batch_seconds)
+    assert runner.calls == [3, 3, 1] + [1] * (2 + 4) + [3] * (1 + 4)
     assert result["test_accuracy"] == pytest.approx(6 / 7)
     assert result["agreement"] == pytest.approx(6 / 7)
     assert result["throughput_images_per_s"] == pytest.approx(3.0)
+    assert result["throughput_batches"] == 5
     assert result["latency_batch1"]["p50_ms"] == pytest.approx(1000)
     assert result["latency_batch1"]["samples_ms"] == [1000.0] * 4
+
+
+def test_throughput_comes_from_the_accuracy_pass_when_it_has_enough_batches():
+    images, labels = np.zeros((12, 2, 2, 1), np.float32), np.zeros(12, int)
+    batches = [(images[i : i + 3], labels[i : i + 3]) for i in range(0, 12, 3)]
+    durations = iter([0, 1, 10, 12, 20, 26, 30, 33])  # batches of 1, 2, 6 and 3 s
+    settings = {"warmup": 0, "repeats": 5, "throughput_batch": 3, "throughput_repeats": 3}
+    runner = CountingRunner()
+    _, batch_seconds = bench.accuracy_pass(runner, batches, labels, durations.__next__)
+    assert batch_seconds == [2, 6, 3]
+    result = bench.timings(runner, images, settings, itertools.count().__next__, batch_seconds)
+    assert runner.calls == [3] * 4 + [1] * 5  # no batch run again to time throughput
+    assert result["throughput_images_per_s"] == pytest.approx(3 / 3)
+    assert result["throughput_batches"] == 3
 
 
 def test_the_savedmodel_takes_its_accuracy_from_evaluate_and_is_only_timed(tmp_path, monkeypatch):

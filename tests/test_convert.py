@@ -132,19 +132,26 @@ def test_the_openvino_int8_model_keeps_only_its_first_convolution_float(conversi
 def test_the_tflite_and_onnx_int8_models_keep_the_ops_to_the_first_convolution_float(
     conversions,
 ):
-    """LiteRT runs the first convolution on float tensors behind a dequantised int8 input; the
-    int8 ONNX model quantises no input of its first Conv, and every later Conv's."""
+    """LiteRT runs the first convolution, and the layers the record names, on float tensors
+    (behind a float input by default); the int8 ONNX model quantises no input of its first
+    Conv, and every later Conv's."""
     import onnx
-    from ai_edge_litert.interpreter import Interpreter
 
     folder, records = conversions
-    model = Interpreter(model_path=str(folder / "tflite_int8" / "model.tflite"))
-    types = {tensor["index"]: tensor["dtype"].__name__ for tensor in model.get_tensor_details()}
-    ops = [(op["op_name"], types[op["outputs"][0]]) for op in model._get_ops_details()]
-    convolutions = [dtype for name, dtype in ops if name == "CONV_2D"]
-    assert ops[0] == ("DEQUANTIZE", "float32") and model.get_input_details()[0]["dtype"] == np.int8
-    assert convolutions[0] == "float32" and set(convolutions[1:]) == {"int8"}, ops
-    assert records["tflite_int8"]["details"]["float_layers"][-1].endswith("conv0_0/Conv2D1")
+    details = records["tflite_int8"]["details"]
+    float_layers = set(details["float_layers"])
+    convolutions = [
+        (dtype, name in float_layers)
+        for dtype, name in tflite_convolutions(folder / "tflite_int8" / "model.tflite")
+    ]
+    assert convolutions[0] == ("float32", True)
+    assert all((dtype == "float32") == named for dtype, named in convolutions[1:]), convolutions
+    assert ("int8", False) in convolutions
+    assert details["input_type"] == "float32"
+    assert next(name for name in details["float_layers"] if "conv0_0" in name).endswith(
+        "conv0_0/Conv2D1"
+    )
+    assert len(float_layers) == 1 + int(0.15 * details["ranked_layers"])
 
     graph = onnx.load(str(folder / "onnx_int8" / "model.onnx")).graph
     producers = {output: node.op_type for node in graph.node for output in node.output}
@@ -155,6 +162,20 @@ def test_the_tflite_and_onnx_int8_models_keep_the_ops_to_the_first_convolution_f
     ]
     assert dequantized[0] == [False, False] and all(all(d) for d in dequantized[1:]), dequantized
     assert records["onnx_int8"]["details"]["float_layers"][-1] == convolutions[0].name
+
+
+def tflite_convolutions(path: Path) -> list[tuple[str, str]]:
+    """Each convolution's output type and output tensor's name in LiteRT, in execution order."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    model = Interpreter(model_path=str(path))
+    tensors = {tensor["index"]: tensor for tensor in model.get_tensor_details()}
+    found = []
+    for op in model._get_ops_details():
+        if op["op_name"] in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            output = tensors[op["outputs"][0]]
+            found.append((output["dtype"].__name__, output["name"]))
+    return found
 
 
 def stored_weight_type(layer) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -62,32 +62,55 @@ def test_split_batches(manifest_path: str, batch_size: int) -> list[Batch]:
     return [(images.numpy(), labels.numpy()) for images, labels in dataset]
 
 
-def accuracy(runner, batches: Iterable[Batch], reference: np.ndarray) -> dict:
-    """Test accuracy over ``batches`` and agreement with the reference's predictions."""
-    predicted, labels = [], []
-    for images, batch_labels in batches:
-        predicted.append(runner.predict(images).argmax(axis=1))
+def accuracy_pass(
+    runner, batches: list[Batch], reference: np.ndarray, clock: Clock
+) -> tuple[dict, list[float]]:
+    """Test accuracy over ``batches`` and agreement with the reference's predictions, and how
+    long each batch took after the first (the runner's warm-up at that shape): throughput's
+    samples, so the split is not run again to time it. Only full batches count.
+    """
+    predicted, labels, seconds = [], [], []
+    full = len(batches[0][0]) if batches else 0
+    for index, (images, batch_labels) in enumerate(batches):
+        started = clock()
+        logits = runner.predict(images)
+        took = clock() - started
+        if index and len(images) == full:
+            seconds.append(took)
+        predicted.append(logits.argmax(axis=1))
         labels.append(batch_labels)
     predicted, labels = np.concatenate(predicted), np.concatenate(labels)
-    return {
+    result = {
         "test_accuracy": float(np.mean(predicted == labels)),
         "agreement": float(np.mean(predicted == reference)),
     }
+    return result, seconds
 
 
-def timings(runner, images: np.ndarray, settings: dict, clock: Clock) -> dict:
-    """Batch-1 latency on the first of ``images`` and throughput on a batch of them."""
+def timings(
+    runner, images: np.ndarray, settings: dict, clock: Clock, batch_seconds: list[float] = ()
+) -> dict:
+    """Batch-1 latency on the first of ``images``, and throughput at ``throughput_batch``.
+
+    Throughput is the median over ``batch_seconds`` (the accuracy pass's batches), topped up
+    to ``throughput_repeats`` timed runs on a batch of ``images`` when the pass gave fewer:
+    the SavedModel, whose accuracy evaluate measured, or a split of few batches.
+    """
     single = images[:1]
     latency = time_calls(
         lambda: runner.predict(single), settings["warmup"], settings["repeats"], clock
     )
     batch = batch_of(images, settings["throughput_batch"])
-    batch_seconds = time_calls(
-        lambda: runner.predict(batch), 1, settings["throughput_repeats"], clock
-    )
+    missing = settings["throughput_repeats"] - len(batch_seconds)
+    if missing > 0:
+        batch_seconds = [
+            *batch_seconds,
+            *time_calls(lambda: runner.predict(batch), 1, missing, clock),
+        ]
     return {
         "latency_batch1": latency_stats(latency),
         "throughput_images_per_s": len(batch) / float(np.median(batch_seconds)),
+        "throughput_batches": len(batch_seconds),
     }
 
 
@@ -128,11 +151,13 @@ def benchmark_one(
         runner = open_runner(
             record["format"], folder / FORMATS[record["format"]].model_file, threads
         )
+        batch_seconds = []
         if record["format"] == "savedmodel":
             result.update(evaluated_accuracy(reference))
         else:
-            result.update(accuracy(runner, batches, reference["predicted"]))
-        result.update(timings(runner, batches[0][0], settings, clock))
+            checked, batch_seconds = accuracy_pass(runner, batches, reference["predicted"], clock)
+            result.update(checked)
+        result.update(timings(runner, batches[0][0], settings, clock, batch_seconds))
         log.info("%s %s: %s", record["variant"], record["format"], result)
     return result
 

@@ -82,7 +82,15 @@ FORMATS: dict[str, Format] = {
         ),  # fmt: skip
         _tflite("fp32"),
         _tflite("fp16"),
-        _tflite("int8", ("calibration_images", "tflite_int8_io", "float_first_convolution")),
+        _tflite(
+            "int8",
+            (
+                "calibration_images",
+                "tflite_int8_io",
+                "tflite_int8_float_share",
+                "float_first_convolution",
+            ),
+        ),
         _onnx("fp32", ("onnx_opset",)),
         _onnx("fp16", ()),
         _onnx("int8", ("calibration_images", "float_first_convolution")),
