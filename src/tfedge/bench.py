@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -69,7 +69,7 @@ def accuracy_pass(
     long each batch took after the first (the runner's warm-up at that shape): throughput's
     samples, so the split is not run again to time it. Only full batches count.
     """
-    predicted, labels, seconds = [], [], []
+    decisions, truths, seconds = [], [], []
     full = len(batches[0][0]) if batches else 0
     for index, (images, batch_labels) in enumerate(batches):
         started = clock()
@@ -77,9 +77,9 @@ def accuracy_pass(
         took = clock() - started
         if index and len(images) == full:
             seconds.append(took)
-        predicted.append(logits.argmax(axis=1))
-        labels.append(batch_labels)
-    predicted, labels = np.concatenate(predicted), np.concatenate(labels)
+        decisions.append(logits.argmax(axis=1))
+        truths.append(batch_labels)
+    predicted, labels = np.concatenate(decisions), np.concatenate(truths)
     result = {
         "test_accuracy": float(np.mean(predicted == labels)),
         "agreement": float(np.mean(predicted == reference)),
@@ -88,7 +88,7 @@ def accuracy_pass(
 
 
 def timings(
-    runner, images: np.ndarray, settings: dict, clock: Clock, batch_seconds: list[float] = ()
+    runner, images: np.ndarray, settings: dict, clock: Clock, batch_seconds: Sequence[float] = ()
 ) -> dict:
     """Batch-1 latency on the first of ``images``, and throughput at ``throughput_batch``.
 
@@ -151,7 +151,7 @@ def benchmark_one(
         runner = open_runner(
             record["format"], folder / FORMATS[record["format"]].model_file, threads
         )
-        batch_seconds = []
+        batch_seconds: list[float] = []
         if record["format"] == "savedmodel":
             result.update(evaluated_accuracy(reference))
         else:
