@@ -56,6 +56,30 @@ def test_each_cpu_format_matches_the_reference(fmt, conversions, trained_cnn, te
         assert_keeps_decisions(logits, reference)
 
 
+@pytest.mark.slow  # converts the trained CNN once more (about 5 s)
+def test_tflite_int8_with_integer_input_and_output_keeps_the_decisions(
+    trained_cnn, tiny_mnist, test_images, tmp_path
+):
+    """``tflite_int8_io: int8``, the choice for integer-only accelerators: LiteRT's runner
+    quantises the float images in and dequantises the logits out."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tfedge.models import load_model
+
+    settings = settings_slice("tflite_int8", validated(tiny_config())["convert"])
+    record = convert(
+        "cnn", "tflite_int8", str(trained_cnn / "savedmodel"), str(tmp_path / "tflite_int8"),
+        {**settings, "tflite_int8_io": "int8"}, str(tiny_mnist),
+    )  # fmt: skip
+    model = Interpreter(model_path=str(tmp_path / "tflite_int8" / "model.tflite"))
+    assert record["details"]["input_type"] == record["details"]["output_type"] == "int8"
+    assert (
+        model.get_input_details()[0]["dtype"] == model.get_output_details()[0]["dtype"] == np.int8
+    )
+    reference = load_model(str(trained_cnn / "model.keras"))(test_images, training=False).numpy()
+    assert_keeps_decisions(run_format(tmp_path, record, test_images), reference)
+
+
 @pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 @pytest.mark.parametrize("part, factor", [("weights", 10), ("weights", 0.1), ("activations", 0.1)])
 def test_an_int8_model_with_scales_off_tenfold_fails_the_decision_check(
@@ -92,7 +116,9 @@ def test_an_int8_model_with_scales_off_tenfold_fails_the_decision_check(
 @pytest.mark.slow  # converts a trained model to every CPU format (about 40 s)
 def test_records_describe_the_models(conversions):
     folder, records = conversions
-    assert records["tflite_int8"]["details"]["input_type"] == "int8"
+    assert (
+        records["tflite_int8"]["details"]["input_type"] == "float32"
+    )  # the default tflite_int8_io
     assert records["tflite_int8"]["details"]["representative_images"] == 32
     assert records["onnx"]["details"] == {
         "opset": 17, "input": "images", "output": "logits", "dynamic_batch": True,
@@ -102,7 +128,8 @@ def test_records_describe_the_models(conversions):
     assert records["onnx_int8"]["details"]["quantized_tensors"] > 0
     assert records["onnx_int8"]["details"]["folded_scales"] == 1  # the dense layer's batch norm
     sizes = {fmt: records[fmt]["size_bytes"] for fmt in CPU_FORMATS}
-    assert sizes["tflite_int8"] < sizes["tflite_fp16"] < sizes["tflite_fp32"]
+    # tflite_int8 may keep a large layer float (tflite_int8_float_share), so it can outgrow fp16
+    assert max(sizes["tflite_int8"], sizes["tflite_fp16"]) < sizes["tflite_fp32"]
     assert max(sizes["onnx_int8"], sizes["onnx_fp16"]) < sizes["onnx"]
     assert records["savedmodel"]["details"]["role"] == "reference"
     assert records["openvino_fp32"]["details"]["converted_from"] == "onnx"
