@@ -218,6 +218,11 @@ BAD_CONFIGS = {
         "convert.tflite_int8_io",
         "use one of: int8, float",
     ),
+    "float share above one": (
+        lambda c: c["convert"].update(tflite_int8_float_share=1.5),
+        "convert.tflite_int8_float_share",
+        "greater than the maximum of 1",
+    ),
     "unknown OpenVINO bias correction": (
         lambda c: c["convert"].update(openvino_int8={"bias_correction": "exact"}),
         "convert.openvino_int8.bias_correction",

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
+from tfedge import paths
 from tfedge.files import read_json
 from tfedge.formats import FORMATS
 from tfedge.report.sections.conversions import conversion_rows
@@ -193,6 +194,42 @@ def test_report_has_the_conversion_table_with_skip_reasons(tiny_run):
     assert table.count("fastest within tolerance") == len(winners) <= 1
     timed = [row for row in rows if row["status"] == "ok" and row["format"] != "savedmodel"]
     assert timed and all(row["speedup_low"] is not None for row in timed)
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_throughput_is_timed_on_the_accuracy_pass_and_the_savedmodel_on_batches_of_its_own(
+    tiny_run,
+):
+    """Each format's throughput samples are its accuracy pass's full batches after the first;
+    the SavedModel, whose accuracy evaluate measured, times throughput_repeats batches."""
+    settings = validated(yaml.safe_load(TINY_CONFIG.read_text()))["benchmark"]
+    with np.load(tiny_run / paths.predictions("cnn", 0)) as predictions:
+        full_batches = len(predictions["labels"]) // settings["throughput_batch"]
+    timed = {
+        fmt: read_json(tiny_run / f"results/bench/cnn/{fmt}.json").get("throughput_batches")
+        for fmt, row in FORMATS.items()
+        if not row.needs_gpu
+    }
+    assert timed.pop("savedmodel") == settings["throughput_repeats"]
+    assert full_batches - 1 > settings["throughput_repeats"]
+    assert set(timed.values()) == {full_batches - 1}, timed
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_tflite_int8_records_the_layers_it_ranked_and_kept_float(tiny_run):
+    """After the ops to the first convolution, the share of ranked layers kept float, rounded
+    down, as tflite_int8_float_share asks."""
+    convert = validated(yaml.safe_load(TINY_CONFIG.read_text()))["convert"]
+    details = read_json(tiny_run / "results/converted/cnn/tflite_int8/conversion.json")["details"]
+    assert details["debug_images"] == min(32, convert["calibration_images"])
+    first_convolution = next(
+        index for index, name in enumerate(details["float_layers"]) if "conv0_0" in name
+    )
+    sensitive = details["float_layers"][first_convolution + 1 :]
+    assert details["ranked_layers"] > 0
+    assert len(sensitive) == int(convert["tflite_int8_float_share"] * details["ranked_layers"])
 
 
 @pytest.mark.workflow

@@ -49,8 +49,8 @@ def float_head(model_content: bytes) -> list[str]:
 
 
 def quantize_int8(savedmodel: str, settings: dict, manifest_path: str, details: dict) -> bytes:
-    """Full-integer TFLite, calibrated on training images, with int8 input and output unless
-    ``tflite_int8_io`` is float.
+    """Full-integer TFLite, calibrated on training images, with float or int8 input and output
+    as ``tflite_int8_io`` says.
 
     Some layers may stay float (``float_layers``): with ``float_first_convolution`` the ops up
     to the first convolution, then the share ``tflite_int8_float_share`` of the other
