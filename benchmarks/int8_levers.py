@@ -5,12 +5,14 @@ from its ONNX model: quantises it in several ways and judges each on the test sp
 SavedModel's own predictions (the evaluate job's), timing batch 1 like the benchmark job does.
 It also converts the fp32 IR from the SavedModel beside the one from ONNX, to compare the
 graphs. The levers: how many calibration images, NNCF's bias correction (fast or full), NNCF's
-preset (performance: symmetric activations; mixed: asymmetric), the first convolution left in
-float (convert.float_first_convolution), NNCF's accuracy-aware mode (judged on
-the validation split, never the test split), ONNX Runtime's static QDQ model with uint8
-activations (CPU only; TensorRT runs symmetric int8), and the product's own tflite_int8 (int8
-input and output; the first convolution float; and the layers the quantisation debugger finds
-most changed by int8 float too) and onnx_int8 (the first convolution in int8 and in float). By hand:
+preset (performance: symmetric activations; mixed: asymmetric), NNCF's accuracy-aware mode
+(judged on the validation split, never the test split), ONNX Runtime's static QDQ model with
+uint8 activations (CPU only; TensorRT runs symmetric int8), and the product's own tflite_int8
+(int8 input and output; the first convolution float; and the layers the quantisation debugger
+finds most changed by int8 float too) and onnx_int8 (NNCF's, with the first convolution in int8
+or float, and the nodes a plain quantisation changes most float too; run by ONNX Runtime and by
+OpenVINO, as openvino_int8 runs it), beside ONNX Runtime's own quantiser in the same scheme.
+By hand:
 
     .venv/bin/python benchmarks/int8_levers.py results \\
         --variants mobilenet_frozen mobilenet_finetuned
@@ -34,7 +36,6 @@ import numpy as np
 from tfedge import paths
 from tfedge.convert.calibration import calibration_images
 from tfedge.convert.onnx import INPUT_NAME
-from tfedge.convert.openvino import quantize
 from tfedge.convert.runtimes import (
     LiteRTRunner,
     OnnxRuntimeRunner,
@@ -67,8 +68,7 @@ def predictions(runner, images: np.ndarray, batch: int = 32) -> np.ndarray:
 
 
 def openvino_levers(ir: Path, folder: Path, manifest: str, sizes: list[int]) -> dict[str, Path]:
-    """NNCF-quantised IRs: by calibration size, bias correction and activation scheme, and with
-    the first convolution in float."""
+    """NNCF-quantised IRs: by calibration size, bias correction and activation scheme."""
     import nncf
     import openvino as ov
 
@@ -83,15 +83,6 @@ def openvino_levers(ir: Path, folder: Path, manifest: str, sizes: list[int]) -> 
                     fast_bias_correction=correction == "fast",
                 )  # fmt: skip
                 made[name] = save(model, folder, name)
-        for correction in ("fast", "full"):
-            name = f"openvino {size} images, {correction} bias, first convolution float"
-            settings = {
-                "calibration_images": size,
-                "openvino_int8": {"bias_correction": correction},
-                "float_first_convolution": True,
-            }
-            model, _ = quantize(core.read_model(str(ir)), settings, manifest)  # the product's own
-            made[name] = save(model, folder, name)
     return made
 
 
@@ -185,11 +176,22 @@ TFLITE_LEVERS = {  # name: (float_first_convolution, tflite_int8_float_share, tf
 }
 
 
+ONNX_LEVERS = {  # name: (float_first_convolution, onnx_int8_float_share)
+    "onnx_int8, first convolution int8": (False, 0.0),
+    "onnx_int8, first convolution float": (True, 0.0),
+    "onnx_int8, first convolution and the most changed 7 % float": (True, 0.07),
+}
+
+
 def product_int8(
     savedmodel: Path, onnx: Path, folder: Path, manifest: str, size: int, threads: int
 ) -> dict:
-    """The product's own tflite_int8 (TFLITE_LEVERS) and onnx_int8 (first convolution int8
-    and float) conversions, each run in its own runtime."""
+    """The product's own tflite_int8 (TFLITE_LEVERS) and onnx_int8 (ONNX_LEVERS, each run by
+    ONNX Runtime and, as openvino_int8, by OpenVINO) conversions, and ONNX Runtime's plain
+    quantisation in the same scheme (what onnx_int8 was before NNCF's bias correction)."""
+    import onnx as onnx_lib
+
+    from tfedge.convert.quantize import float_head, fold_column_scales, plain_int8
     from tfedge.convert.quantize import quantize_int8 as onnx_int8
     from tfedge.convert.tflite import quantize_int8 as tflite_int8
 
@@ -204,12 +206,28 @@ def product_int8(
         tflite = folder / f"tflite_int8_{index}.tflite"
         tflite.write_bytes(tflite_int8(str(savedmodel), settings, manifest, {}))
         runners[name] = LiteRTRunner(tflite, threads)
-    for float_first in (False, True):
-        quantized = folder / f"onnx_int8_{float_first}.onnx"
-        onnx_int8(onnx, quantized, size, manifest, float_first_convolution=float_first)
-        suffix = ", first convolution float" if float_first else ""
-        runners[f"onnx_int8{suffix}"] = OnnxRuntimeRunner(quantized, threads)
+    for index, (name, (float_first, share)) in enumerate(ONNX_LEVERS.items()):
+        quantized = folder / f"onnx_int8_{index}.onnx"
+        onnx_int8(onnx, quantized, size, manifest, float_first, share)
+        runners[f"{name} (ONNX Runtime)"] = OnnxRuntimeRunner(quantized, threads)
+        runners[f"{name} (OpenVINO)"] = OpenVINORunner(save_ir(quantized, folder), threads)
+    folded = onnx_lib.load(str(onnx))
+    fold_column_scales(folded)
+    onnx_lib.save(folded, str(folder / "folded.onnx"))
+    plain, images = folder / "plain.onnx", calibration_images(manifest, size)
+    plain_int8(folder / "folded.onnx", plain, images, float_head(folded))
+    runners["ONNX Runtime's quantiser, first convolution float"] = OnnxRuntimeRunner(plain, threads)
     return runners
+
+
+def save_ir(onnx: Path, folder: Path) -> Path:
+    """The IR of an ONNX model, converted as openvino_int8 is."""
+    import openvino as ov
+
+    target = folder / f"{onnx.stem}_ir"
+    target.mkdir()
+    ov.save_model(ov.convert_model(str(onnx)), str(target / "model.xml"), compress_to_fp16=False)
+    return target
 
 
 def main() -> None:

@@ -223,10 +223,15 @@ BAD_CONFIGS = {
         "convert.tflite_int8_float_share",
         "greater than the maximum of 1",
     ),
-    "unknown OpenVINO bias correction": (
-        lambda c: c["convert"].update(openvino_int8={"bias_correction": "exact"}),
-        "convert.openvino_int8.bias_correction",
-        "use one of: fast, full",
+    "ONNX float share below zero": (
+        lambda c: c["convert"].update(onnx_int8_float_share=-0.1),
+        "convert.onnx_int8_float_share",
+        "less than the minimum of 0",
+    ),
+    "OpenVINO settings of their own (int8 runs onnx_int8's model)": (
+        lambda c: c["convert"].update(openvino_int8={"bias_correction": "full"}),
+        "convert",
+        "'openvino_int8' was unexpected",
     ),
     "OpenVINO float layer switch as text": (
         lambda c: c["convert"].update(float_first_convolution="yes"),

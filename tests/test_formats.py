@@ -41,8 +41,14 @@ def test_a_format_s_settings_are_only_the_keys_it_reads():
     assert list(settings_slice("onnx_int8", convert)) == [
         "calibration_images",
         "float_first_convolution",
+        "onnx_int8_float_share",
     ]
+    assert settings_slice("openvino_int8", convert) == {}
     assert list(settings_slice("tensorrt_int8", convert)) == ["tensorrt"]
+
+
+def test_one_int8_onnx_model_feeds_openvino_and_tensorrt():
+    assert FORMATS["openvino_int8"].built_from == FORMATS["tensorrt_int8"].built_from == "onnx_int8"
 
 
 def test_each_tensorrt_engine_builds_on_the_onnx_model_of_its_precision():

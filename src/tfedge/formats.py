@@ -50,8 +50,8 @@ def _onnx(precision: str, settings: tuple[str, ...]) -> Format:
 
 
 def _openvino(precision: str, settings: tuple[str, ...]) -> Format:
-    """fp32 from the ONNX model (no TensorFlow needed); int8 from the fp32 IR, by NNCF."""
-    built_from = "onnx" if precision == "fp32" else "openvino_fp32"
+    """From the ONNX model of the same precision (no TensorFlow needed): int8 runs onnx_int8's."""
+    built_from = _onnx(precision, ()).name
     return Format(
         f"openvino_{precision}", "openvino", precision, "OpenVINO", "tensorflow", False, settings,
         "ir", built_from,
@@ -93,9 +93,9 @@ FORMATS: dict[str, Format] = {
         ),
         _onnx("fp32", ("onnx_opset",)),
         _onnx("fp16", ()),
-        _onnx("int8", ("calibration_images", "float_first_convolution")),
+        _onnx("int8", ("calibration_images", "float_first_convolution", "onnx_int8_float_share")),
         _openvino("fp32", ()),
-        _openvino("int8", ("calibration_images", "openvino_int8", "float_first_convolution")),
+        _openvino("int8", ()),
         _tensorrt("fp32"),
         _tensorrt("fp16"),
         _tensorrt("int8"),

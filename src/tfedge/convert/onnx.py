@@ -2,7 +2,7 @@
 
 Each keeps input ``images`` (dynamic batch) and output ``logits`` in float32; ONNX Runtime runs
 all three on the CPU, and TensorRT builds an engine of each precision from its model. The int8
-model is made in tfedge.convert.quantize.
+model is made in tfedge.convert.quantize; OpenVINO runs it too (openvino_int8).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest:
         return quantize_int8(
             source, artifact, settings["calibration_images"], manifest,
             float_first_convolution=settings["float_first_convolution"],
+            float_share=settings["onnx_int8_float_share"],
         )  # fmt: skip
     return convert_onnx(str(source), artifact, settings["onnx_opset"])
 

@@ -1,4 +1,4 @@
-"""fp32 ONNX → static QDQ INT8 ONNX, in the form TensorRT's explicit quantisation accepts."""
+"""fp32 ONNX → static QDQ int8 ONNX: one int8 model that ONNX Runtime, OpenVINO and TensorRT run."""
 
 from __future__ import annotations
 
@@ -6,7 +6,12 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+
 from tfedge.convert.onnx import INPUT_NAME
+
+# Training images that rank the nodes int8 hurts most: the first of the calibration images.
+DEBUG_IMAGES = 32
 
 
 class _Calibration:
@@ -84,52 +89,134 @@ def quantize_int8(
     count: int,
     manifest_path: str,
     float_first_convolution: bool = True,
+    float_share: float = 0.0,
 ) -> dict:
-    """Static QDQ INT8 quantisation of the fp32 ONNX model, calibrated on training images.
+    """Static QDQ int8 quantisation of the fp32 ONNX model by NNCF, calibrated on training images.
 
-    The scheme is the one TensorRT accepts for explicit quantisation, so its INT8 engine
-    runs this very model: signed int8, zero point 0, weights per output channel, float biases
-    (TensorRT dequantises 8-bit tensors, not ONNX Runtime's int32 biases). Weights keep
-    to [-64, 64] (``reduce_range``): ONNX Runtime's AVX2 int8 kernels add pairs of 8-bit
-    products in saturating 16-bit arithmetic, which full-range weights overflow. On the CNN
-    that cost 3 points of agreement with the fp32 model, while the same model run with the
-    graph optimisations off (dequantise, then float arithmetic) agreed on every test image.
-    Calibration keeps each tensor's full range seen (MinMax); entropy and percentile ranges
-    agreed no better on the CNN or the MobileNet stand-in, percentile at ten times the time.
-    With ``float_first_convolution`` the convolution that sees the raw image and the input
-    scaling before it stay float; TensorRT's engine built from this model keeps them float too.
+    The scheme is the one TensorRT accepts for explicit quantisation, so its int8 engine runs
+    this very model, as does OpenVINO (openvino_int8): signed int8 with zero point 0, weights
+    per output channel, float biases. Weights keep to [-64, 64] (NNCF's overflow fix): ONNX
+    Runtime's and OpenVINO's AVX2 int8 kernels add pairs of 8-bit products in saturating 16-bit
+    arithmetic, which full-range weights overflow on CPUs without VNNI. NNCF corrects each
+    layer's bias for the shift its quantisation causes (the full, not the fast, correction);
+    ONNX Runtime's own quantiser does not, and kept about 95 % of the MobileNets' decisions
+    against 97–98 % (benchmarks/int8_levers.py). With ``float_first_convolution`` the
+    convolution that sees the raw image and the input scaling before it stay float, and
+    ``float_share`` of the other nodes, those int8 moves furthest from the float model, too.
     """
+    import nncf
     import onnx
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
 
     from tfedge.convert.calibration import calibration_images
 
     images = calibration_images(manifest_path, count)
     model = onnx.load(str(onnx_fp32))
     folded = fold_column_scales(model)
-    with tempfile.TemporaryDirectory(prefix="tfedge-quantize-") as scratch:
-        folded_path, prepared = Path(scratch, "folded.onnx"), Path(scratch, "prepared.onnx")
-        onnx.save(model, str(folded_path))
-        quant_pre_process(str(folded_path), str(prepared), skip_symbolic_shape=True)
-        head = float_head(onnx.load(str(prepared))) if float_first_convolution else []
-        quantize_static(
-            str(prepared), str(artifact), _Calibration(images),
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
-            per_channel=True, reduce_range=True,
-            calibrate_method=CalibrationMethod.MinMax,
-            nodes_to_exclude=head,
-            extra_options={
-                "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
-            },
-        )  # fmt: skip
-    quantized = onnx.load(str(artifact)).graph.node
+    head = float_head(model) if float_first_convolution else []
+    details: dict = {}
+    sensitive: list[str] = []
+    if float_share:
+        ranked = sensitive_nodes(model, images[:DEBUG_IMAGES], head)
+        sensitive = ranked[: int(float_share * len(ranked))]
+        details.update(debug_images=len(images[:DEBUG_IMAGES]), ranked_nodes=len(ranked))
+    quantized = nncf.quantize(
+        model,
+        nncf.Dataset(list(images), lambda image: {INPUT_NAME: image[None]}),
+        subset_size=len(images),
+        fast_bias_correction=False,
+        ignored_scope=nncf.IgnoredScope(names=head + sensitive, validate=False),
+        advanced_parameters=AdvancedQuantizationParameters(overflow_fix=OverflowFix.ENABLE),
+    )
+    signed = signed_activations(quantized)
+    onnx.save(quantized, str(artifact))
     return {
         "quantization": "QDQ, int8, zero point 0, weights per channel in [-64, 64], float biases",
-        "calibration": "minmax",
+        "calibration": "NNCF min-max, full bias correction",
         "calibration_images": len(images),
         "folded_scales": folded,
-        "float_layers": head,
-        "quantized_tensors": sum(node.op_type == "QuantizeLinear" for node in quantized),
+        "signed_activations": signed,
+        **details,
+        "float_layers": head + sensitive,
+        "quantized_tensors": sum(node.op_type == "QuantizeLinear" for node in quantized.graph.node),
+        "nncf": nncf.__version__,
     }
+
+
+def signed_activations(model) -> int:
+    """Rewrite NNCF's unsigned activation quantisers (uint8, zero point 0, after a ReLU) as
+    signed int8 ones over the same range, as TensorRT requires: the scale grows by 255/127,
+    one bit of resolution the engine gives up anyway. Returns how many were rewritten."""
+    from onnx import TensorProto, numpy_helper
+
+    constants = {tensor.name: tensor for tensor in model.graph.initializer}
+    rewritten = set()
+    for node in model.graph.node:
+        if node.op_type not in ("QuantizeLinear", "DequantizeLinear") or len(node.input) < 3:
+            continue
+        zero_point = constants[node.input[2]]
+        if zero_point.data_type != TensorProto.UINT8 or node.input[2] in rewritten:
+            continue
+        values = numpy_helper.to_array(zero_point)
+        if values.any():
+            raise ValueError(f"{node.name}: an asymmetric quantiser; TensorRT needs zero point 0")
+        scale = constants[node.input[1]]
+        wider = numpy_helper.to_array(scale) * np.float32(255 / 127)
+        scale.CopyFrom(numpy_helper.from_array(wider.astype(np.float32), scale.name))
+        zero_point.CopyFrom(numpy_helper.from_array(values.astype(np.int8), zero_point.name))
+        rewritten.add(node.input[2])
+    del model.graph.value_info[:]  # types inferred for uint8 tensors no longer hold
+    return len(rewritten)
+
+
+def sensitive_nodes(model, images: np.ndarray, excluded: list[str]) -> list[str]:
+    """The model's nodes, those whose output int8 moves furthest from the float model's first.
+
+    Ranked on a plain quantisation (ONNX Runtime's, no bias correction; ``plain_int8``) by the
+    signal-to-quantisation-noise ratio of each output against the float model's over
+    ``images`` (ONNX Runtime's QDQ debugging tool). NNCF's bias correction repairs much of the
+    rest, but not what these nodes lose.
+    """
+    import onnx
+    from onnxruntime.quantization import qdq_loss_debug as debug
+
+    feeds = [{INPUT_NAME: image[None]} for image in images]
+    with tempfile.TemporaryDirectory(prefix="tfedge-rank-") as scratch:
+        float_model, plain = Path(scratch, "float.onnx"), Path(scratch, "plain.onnx")
+        onnx.save(model, str(float_model))
+        plain_int8(float_model, plain, images, excluded)
+        outputs = {}
+        for name, path in (("float", float_model), ("plain", plain)):
+            every = Path(scratch, f"{name}_every_output.onnx")
+            debug.modify_model_output_intermediate_tensors(path, every)
+            outputs[name] = debug.collect_activations(str(every), feeds)
+    matched = debug.create_activation_matching(outputs["plain"], outputs["float"])
+    errors = debug.compute_activation_error(matched)
+    producers = {output: node.name for node in model.graph.node for output in node.output}
+    ratios = {
+        producers[tensor]: error["xmodel_err"]
+        for tensor, error in errors.items()
+        if "xmodel_err" in error and tensor in producers
+    }
+    return sorted(ratios, key=ratios.get)
+
+
+def plain_int8(onnx_fp32: Path, artifact: Path, images: np.ndarray, excluded: list[str]) -> None:
+    """ONNX Runtime's static QDQ quantisation in the same scheme (signed int8, zero point 0,
+    weights per channel in [-64, 64], float biases, min-max ranges), without bias correction."""
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    prepared = artifact.with_name("prepared.onnx")
+    quant_pre_process(str(onnx_fp32), str(prepared), skip_symbolic_shape=True)
+    quantize_static(
+        str(prepared), str(artifact), _Calibration(images),
+        quant_format=QuantFormat.QDQ,
+        activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
+        per_channel=True, reduce_range=True,
+        calibrate_method=CalibrationMethod.MinMax,
+        nodes_to_exclude=excluded,
+        extra_options={
+            "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+        },
+    )  # fmt: skip
