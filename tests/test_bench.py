@@ -184,3 +184,12 @@ def test_benchmark_names_a_damaged_model_and_the_fix(conversions, tmp_path, dama
     assert str(error.value).endswith(
         "with: snakemake report --forcerun results/converted/cnn/tflite_fp32"
     )
+
+
+def test_the_garbage_collector_is_off_while_calls_are_timed_and_on_again_after():
+    import gc
+
+    enabled_during = []
+    bench.time_calls(lambda: enabled_during.append(gc.isenabled()), 2, 4, time.perf_counter)
+    assert enabled_during == [True, True, False, False, False, False]
+    assert gc.isenabled()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -33,15 +35,29 @@ def latency_stats(seconds: list[float]) -> dict:
     }
 
 
+@contextlib.contextmanager
+def garbage_collector_paused():
+    """Python's garbage collector off for the block (and on again after, if it was on), so
+    its pauses, which runners' allocations trigger at random, stay out of the timings."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def time_calls(call: Callable[[], object], warmup: int, repeats: int, clock: Clock) -> list[float]:
     """Durations of ``repeats`` calls after ``warmup`` untimed ones."""
     for _ in range(warmup):
         call()
     durations = []
-    for _ in range(repeats):
-        started = clock()
-        call()
-        durations.append(clock() - started)
+    with garbage_collector_paused():
+        for _ in range(repeats):
+            started = clock()
+            call()
+            durations.append(clock() - started)
     return durations
 
 

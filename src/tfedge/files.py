@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Any
 def atomic(path: str | Path) -> Iterator[Path]:
     """A name beside ``path`` to write a file or folder under, moved into place when the block
     ends and removed if it fails: no reader ever sees half of it, and a job that dies leaves
-    at most a ``.partial`` (its suffix kept last, as writers such as Keras want)."""
+    at most a ``.partial`` (its suffix kept last, as writers such as Keras want). What was
+    written reaches the disk before the rename, and the rename after it (``flush_to_disk``):
+    otherwise a node that crashes can leave the new name on an empty file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f"{path.stem}.partial{path.suffix}")
@@ -25,8 +28,27 @@ def atomic(path: str | Path) -> Iterator[Path]:
     except BaseException:
         remove(partial)
         raise
+    flush_to_disk(partial)
     remove(path)
     partial.replace(path)
+    fsync(path.parent)
+
+
+def flush_to_disk(path: Path) -> None:
+    """fsync a file, or a folder with every file and folder inside it (a folder's own entry
+    list is what makes a new name in it durable)."""
+    inside = sorted(path.rglob("*")) if path.is_dir() else []
+    for item in [*inside, path]:
+        if not item.is_symlink():
+            fsync(item)
+
+
+def fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_text(path: str | Path, text: str) -> None:
