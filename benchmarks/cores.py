@@ -27,20 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[1]
-WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "profiles", "envs")
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+sys.path.insert(0, str(ROOT))
+
+from tests.snakemake_runs import SNAKEMAKE, copy_workflow  # noqa: E402
+
 MULTI_THREAD_RULES = ("train", "evaluate", "convert", "convert_tensorrt")
-
-
-def copy_workflow(destination: Path, config: Path, checkout: Path = ROOT) -> None:
-    for name in WORKFLOW_FILES:
-        source = checkout / name
-        if source.is_dir():
-            shutil.copytree(source, destination / name, symlinks=True)
-        else:
-            shutil.copy(source, destination / name)
-    shutil.copy(config, destination / "config.yaml")
 
 
 @contextlib.contextmanager
@@ -74,7 +68,8 @@ def timed_run(
         args += ["--set-threads", *(f"{rule}=1" for rule in MULTI_THREAD_RULES)]
     with tempfile.TemporaryDirectory(prefix="tfedge-cores-") as folder:
         workdir = Path(folder)
-        copy_workflow(workdir, config or checkout / "config.yaml", checkout)
+        config_path = config or checkout / "config.yaml"
+        copy_workflow(workdir, yaml.safe_load(config_path.read_text()), checkout)
         env = {**os.environ, "PYTHONPATH": str(checkout / "src")}
         log = workdir / "snakemake.log"
         start = time.perf_counter()

@@ -24,6 +24,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 
+import yaml
 from cores import ROOT, SNAKEMAKE, copy_workflow
 
 SACCT_FIELDS = "JobID,JobName%12,Comment%60,AllocCPUS,Submit,Start,End,Elapsed,State"
@@ -56,7 +57,7 @@ def job_seconds(workdir: Path) -> dict[str, float]:
 def timed(args: list[str], config: Path, workdir: Path) -> tuple[float, dict[str, float]]:
     """Seconds for ``snakemake ARGS --configfile CONFIG`` in a fresh copy of the workflow in
     WORKDIR, and its jobs' own seconds by rule."""
-    copy_workflow(workdir, ROOT / "config.yaml")
+    copy_workflow(workdir, yaml.safe_load((ROOT / "config.yaml").read_text()))
     (workdir / "own.yaml").write_text(config.read_text())
     log = workdir / "snakemake.log"
     started = time.perf_counter()

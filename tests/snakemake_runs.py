@@ -17,9 +17,11 @@ WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "profile
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 
 
-def copy_workflow(destination: Path, config: dict) -> Path:
+def copy_workflow(destination: Path, config: dict, checkout: Path = ROOT) -> Path:
+    """The workflow's files from ``checkout`` (this one by default) and ``config`` as its
+    config.yaml, in ``destination``; used by the tests and the benchmarks alike."""
     for name in WORKFLOW_FILES:
-        source = ROOT / name
+        source = checkout / name
         if source.is_dir():
             shutil.copytree(source, destination / name)
         else:

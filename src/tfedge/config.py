@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 from jsonschema import Draft202012Validator, ValidationError, validators
 
+from tfedge.names import identifier
 from tfedge.sweeps import expand_sweeps, take_sweeps
 
 
@@ -96,7 +97,7 @@ def suggested_name(name: str, mapping: str = "") -> str:
     text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     for symbol, word in _SPOKEN_SYMBOLS.items():
         text = text.replace(symbol, f"_{word}_")
-    text = re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", text)).strip("_")
+    text = identifier(text)
     return text or f"my_{mapping.rstrip('s') or 'name'}"
 
 

@@ -10,10 +10,11 @@ happens while the config is validated, at parse time: the rules never see a list
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Any
 
 from jsonschema import Draft202012Validator
+
+from tfedge.names import identifier
 
 # Keys that say what a variant is rather than how it trains; a list there is an error.
 FIXED_KEYS = {
@@ -103,7 +104,7 @@ def value_token(value: Any) -> str:
     text = str(value)
     if isinstance(value, int | float):
         text = f"{value:g}".replace(".", "p").replace("-", "m").replace("+", "")
-    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", text)).strip("_") or "empty"
+    return identifier(text) or "empty"
 
 
 def point_name(base: str, point: dict) -> str:
