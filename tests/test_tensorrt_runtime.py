@@ -11,6 +11,7 @@ import sys
 import types
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tfedge.convert import tensorrt
@@ -232,3 +233,101 @@ def test_a_context_that_cannot_be_made_or_switched_is_an_error():
         tensorrt.execution_context(FakeEngine2(False, True), 0, 0, io, (1, 2))
     with pytest.raises(RuntimeError, match="refused optimisation profile 1"):
         tensorrt.execution_context(FakeEngine2(True, False), 1, 0, io, (1, 2))
+
+
+class FakeCudaRuntime:
+    """cuda.bindings.runtime's calls the runner makes, each answering (success, value); host
+    memory is real (the runner reads and writes it), device memory and streams are numbers."""
+
+    cudaError_t = types.SimpleNamespace(cudaSuccess=0)
+    cudaMemcpyKind = types.SimpleNamespace(cudaMemcpyHostToDevice=1, cudaMemcpyDeviceToHost=2)
+
+    def __init__(self) -> None:
+        self.live: dict[str, set[int]] = {"device": set(), "host": set(), "stream": set()}
+        self.host_buffers: dict[int, object] = {}
+        self.handles = iter(range(1000, 10**6, 1000))
+
+    def _new(self, kind: str) -> tuple[int, int]:
+        handle = next(self.handles)
+        self.live[kind].add(handle)
+        return 0, handle
+
+    def cudaMalloc(self, nbytes):
+        return self._new("device")
+
+    def cudaFree(self, pointer):
+        self.live["device"].remove(pointer)
+        return (0,)
+
+    def cudaMallocHost(self, nbytes):
+        import ctypes
+
+        buffer = ctypes.create_string_buffer(nbytes)
+        pointer = ctypes.addressof(buffer)
+        self.host_buffers[pointer] = buffer
+        self.live["host"].add(pointer)
+        return 0, pointer
+
+    def cudaFreeHost(self, pointer):
+        self.live["host"].remove(pointer)
+        return (0,)
+
+    def cudaStreamCreate(self):
+        return self._new("stream")
+
+    def cudaStreamDestroy(self, stream):
+        self.live["stream"].remove(stream)
+        return (0,)
+
+    def cudaStreamSynchronize(self, stream):
+        assert stream in self.live["stream"], "a stream used after it was destroyed"
+        return (0,)
+
+    def cudaMemcpyAsync(self, target, source, nbytes, kind, stream):
+        return (0,)
+
+
+class FakeRunEngine(FakeEngine):
+    """An engine of two profiles (batch 1; 1 to 8) over 4×4×3 images and 5 classes."""
+
+    num_optimization_profiles = 2
+
+    def __init__(self) -> None:
+        super().__init__({"images": ("INPUT", "FLOAT"), "logits": ("OUTPUT", "FLOAT")})
+
+    def get_tensor_profile_shape(self, name, profile):
+        return [(1, 4, 4, 3), (8 if profile else 1, 4, 4, 3), (8 if profile else 1, 4, 4, 3)]
+
+    def get_tensor_shape(self, name):
+        return (-1, 5)
+
+    def create_execution_context(self):
+        return types.SimpleNamespace(
+            set_optimization_profile_async=lambda profile, stream: True,
+            set_tensor_address=lambda name, pointer: True,
+            set_input_shape=lambda name, shape: True,
+            execute_async_v3=lambda stream: True,
+        )
+
+
+def test_the_runner_frees_its_device_and_pinned_memory_and_its_stream(monkeypatch, tmp_path):
+    cuda = FakeCudaRuntime()
+    fake_trt = types.SimpleNamespace(
+        Logger=type("Logger", (), {"WARNING": 2, "__init__": lambda self, level: None}),
+        Runtime=lambda logger: types.SimpleNamespace(
+            deserialize_cuda_engine=lambda serialized: FakeRunEngine()
+        ),
+    )
+    monkeypatch.setitem(sys.modules, "tensorrt", fake_trt)
+    monkeypatch.setitem(sys.modules, "cuda", types.ModuleType("cuda"))
+    monkeypatch.setitem(sys.modules, "cuda.bindings", types.SimpleNamespace(runtime=cuda))
+    monkeypatch.setitem(sys.modules, "cuda.bindings.runtime", cuda)
+    engine = tmp_path / "model.engine"
+    engine.write_bytes(b"serialised")
+
+    with tensorrt.TensorRTRunner(engine) as runner:
+        logits = runner.predict(np.zeros((3, 4, 4, 3), np.float32))
+        assert logits.shape == (3, 5)
+        assert all(cuda.live[kind] for kind in ("device", "host", "stream")), cuda.live
+    assert cuda.live == {"device": set(), "host": set(), "stream": set()}
+    runner.close()  # a second close frees nothing twice

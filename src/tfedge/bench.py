@@ -161,20 +161,32 @@ def benchmark_one(
     }
     result["threads"] = threads
     if record["status"] == "ok":
-        from tfedge.convert.runtimes import open_runner
+        from tfedge.convert.runtimes import open_runner, release
 
         verify_files(record, folder)
         runner = open_runner(
             record["format"], folder / FORMATS[record["format"]].model_file, threads
         )
-        batch_seconds: list[float] = []
-        if record["format"] == "savedmodel":
-            result.update(evaluated_accuracy(reference))
-        else:
-            checked, batch_seconds = accuracy_pass(runner, batches, reference["predicted"], clock)
-            result.update(checked)
-        result.update(timings(runner, batches[0][0], settings, clock, batch_seconds))
+        try:
+            result.update(measured(runner, record["format"], batches, reference, settings, clock))
+        finally:
+            release(runner)
         log.info("%s %s: %s", record["variant"], record["format"], result)
+    return result
+
+
+def measured(
+    runner, fmt: str, batches: list[Batch], reference: dict, settings: dict, clock: Clock
+) -> dict:
+    """Accuracy (the evaluate job's, for the SavedModel it ran) and timings of one runner."""
+    result: dict = {}
+    batch_seconds: list[float] = []
+    if fmt == "savedmodel":
+        result.update(evaluated_accuracy(reference))
+    else:
+        checked, batch_seconds = accuracy_pass(runner, batches, reference["predicted"], clock)
+        result.update(checked)
+    result.update(timings(runner, batches[0][0], settings, clock, batch_seconds))
     return result
 
 

@@ -135,5 +135,14 @@ RUNNERS: dict[str, Callable[[Path, int], Runner]] = {
 
 
 def open_runner(fmt: str, artifact: Path, threads: int) -> Runner:
-    """The runtime of format ``fmt`` (tfedge.formats) with ``artifact`` loaded."""
+    """The runtime of format ``fmt`` (tfedge.formats) with ``artifact`` loaded; ``release`` it
+    when done."""
     return RUNNERS[FORMATS[fmt].family](artifact, threads)
+
+
+def release(runner: Runner) -> None:
+    """Free what a runner holds outside Python's memory (TensorRT's device buffers and
+    stream); the other runtimes hold nothing their garbage collection misses."""
+    close = getattr(runner, "close", None)
+    if close is not None:
+        close()

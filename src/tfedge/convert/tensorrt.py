@@ -272,6 +272,11 @@ class DeviceBuffer:
 
         self.pointer: int = int(_cuda(cudart.cudaMalloc(nbytes)))
 
+    def free(self) -> None:
+        from cuda.bindings import runtime as cudart
+
+        _cuda(cudart.cudaFree(self.pointer))
+
 
 class PinnedArray:
     """Page-locked host memory seen as a float32 array: the source and target of async copies."""
@@ -333,7 +338,9 @@ class TensorRTRunner:
     for batch 1, every other batch on the one tuned for ``opt_batch``, each in a context of its
     own. A call copies its images into pinned host memory, queues every chunk's copy in, run and
     copy out on the stream, and synchronises once at the end, so the time a call takes is the
-    engine's work plus the transfers it needs, with no device-wide waits.
+    engine's work plus the transfers it needs, with no device-wide waits. ``close()`` (or
+    leaving a ``with`` block) frees its device and pinned memory and its stream, so a process
+    that opens engines one after another does not hold them all.
     """
 
     def __init__(self, engine_path: Path) -> None:
@@ -363,6 +370,29 @@ class TensorRTRunner:
         self._synchronize()  # the profile switches are queued on the stream
         self.batches = [0] * profiles  # the input batch size each context is set to
         self.host: tuple[PinnedArray, PinnedArray] | None = None
+        self.closed = False
+
+    def __enter__(self) -> TensorRTRunner:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Wait for queued work, free the buffers and the stream; a second call does nothing."""
+        from cuda.bindings import runtime as cudart
+
+        if self.closed:
+            return
+        self.closed = True
+        self._synchronize()
+        self.contexts.clear()  # contexts go before the memory they are bound to
+        for array in self.host or ():
+            array.free()
+        self.host = None
+        self.device_input.free()
+        self.device_output.free()
+        _cuda(cudart.cudaStreamDestroy(self.stream))
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         host_input, host_output = self._pinned(len(images))
