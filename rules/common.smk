@@ -11,6 +11,7 @@ from tfedge.config import canonical, validate_config
 from tfedge.config_files import config_sources, describe_sources
 from tfedge.data.fingerprint import LinkLeavesFolder, folder_state
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
+from tfedge.resources import train_memory_mb
 
 # What the config came from, for error messages: config.yaml, or the --configfiles in order.
 CONFIG_SOURCE = describe_sources(
@@ -167,6 +168,10 @@ def prepare_settings(settings):
 
 def variant_settings(wildcards):
     return canonical(VARIANTS[wildcards.variant])
+
+
+def train_memory(wildcards):
+    return train_memory_mb(VARIANTS[wildcards.variant])
 
 
 def backbone_settings(wildcards):

@@ -18,7 +18,7 @@ rule train:
         "../envs/tensorflow.yaml"
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=train_memory,
         runtime=240,
     params:
         code=library_code("train.py"),

@@ -23,6 +23,7 @@ from tfedge import paths
 from tfedge.config import canonical
 from tfedge.files import read_json
 from tfedge.formats import FORMATS
+from tfedge.resources import TRAIN_MEMORY_MARGIN_MB, TRAIN_MEMORY_MB, train_memory_mb
 
 from .conftest import ROOT, TINY_CONFIG, tiny_config, validated
 from .snakemake_runs import copy_workflow, snakemake
@@ -31,7 +32,9 @@ pytestmark = [pytest.mark.cluster, pytest.mark.slow]
 
 CLUSTER = ROOT / "profiles" / "slurm" / "local_cluster.sh"
 PROFILE = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())
-# What each rule declares (rules/*.smk): threads, mem_mb, runtime in minutes.
+CAPPED_MB = 3000  # mlp_baseline's memory_limit_mb on the cluster: plus the margin, over 4000
+# What each rule declares (rules/*.smk): threads, mem_mb, runtime in minutes; a train job's
+# mem_mb follows its variant (train_memory_mb), 8000 where the variant sets no limit.
 DECLARED = {
     "prepare_data": (1, 4000, 60),
     "train": (1, 8000, 240),
@@ -68,12 +71,20 @@ def sacct_jobs(since: str) -> list[dict]:
     return [dict(zip(names, line.split("|"))) for line in result.stdout.splitlines()]
 
 
+def slurm_config() -> dict:
+    """The tiny config, with one variant's memory capped: its training job asks for more."""
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    config["variants"]["mlp_baseline"]["memory_limit_mb"] = CAPPED_MB
+    return config
+
+
 @pytest.fixture(scope="module")
 def slurm_run(cluster, tmp_path_factory) -> tuple[Path, list[dict]]:
-    """The README's command with one's own config (the tiny one) beside the shipped one."""
+    """The README's command with one's own config (the tiny one, ``slurm_config``) beside the
+    shipped one."""
     shipped = yaml.safe_load((ROOT / "config.yaml").read_text())
     workdir = copy_workflow(tmp_path_factory.mktemp("slurm"), shipped)
-    shutil.copy(TINY_CONFIG, workdir / "tiny.yaml")
+    (workdir / "tiny.yaml").write_text(yaml.safe_dump(slurm_config(), sort_keys=False))
     since = datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
     result = snakemake(
         workdir, "--workflow-profile", "profiles/slurm", "report", "--configfile", "tiny.yaml"
@@ -109,11 +120,36 @@ def test_every_job_asks_for_what_its_rules_declare_and_fits_a_node(slurm_run):
         threads, memory, minutes = zip(*(DECLARED[rule] for rule in rules))
         cpus, asked_mb = int(job["cpus"]), int(job["memory"].removesuffix("M"))
         assert cpus == max(threads) <= PROFILE["cores"], job
+        if "train" in rules:  # checked against the variant's own limit below
+            memory = tuple(mb for rule, mb in zip(rules, memory) if rule != "train")
         assert asked_mb >= max(memory) and int(job["minutes"]) >= max(minutes), job
         single = job["comment"].removeprefix("rule_").split("_wildcards_")[0] in DECLARED
         if single:
             assert (cpus, asked_mb, int(job["minutes"])) == DECLARED[rules[0]], job
     assert ran == set(DECLARED)
+
+
+def test_a_training_job_asks_for_its_variant_s_memory_limit_and_a_margin(slurm_run):
+    """Each run's group job (training, then evaluation) asks for the larger of the two:
+    memory_limit_mb plus the margin where the variant sets a limit, else the default."""
+    _, jobs = slurm_run
+    config = validated(slurm_config())
+    evaluate_mb = DECLARED["evaluate"][1]
+    asked = {
+        job["comment"].removeprefix("rule_").split("_evaluate_train")[0]: int(
+            job["memory"].removesuffix("M")
+        )
+        for job in jobs
+        if job["comment"].endswith("_evaluate_train")
+    }
+    expected = {
+        f"training-{variant}-{seed}": max(train_memory_mb(settings), evaluate_mb)
+        for variant, settings in config["variants"].items()
+        for seed in config["seeds"]
+    }
+    assert asked == expected
+    assert expected["training-mlp_baseline-0"] == CAPPED_MB + TRAIN_MEMORY_MARGIN_MB > evaluate_mb
+    assert expected["training-cnn-0"] == TRAIN_MEMORY_MB
 
 
 def test_a_run_and_its_evaluation_are_one_slurm_job(slurm_run):
