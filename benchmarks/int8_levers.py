@@ -26,7 +26,6 @@ and the speed-up over the SavedModel.
 from __future__ import annotations
 
 import argparse
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -34,8 +33,9 @@ from pathlib import Path
 import numpy as np
 
 from tfedge import paths
+from tfedge.bench import latency_stats, time_calls
 from tfedge.convert.calibration import calibration_images
-from tfedge.convert.onnx import INPUT_NAME
+from tfedge.convert.quantize import CalibrationReader
 from tfedge.convert.runtimes import (
     LiteRTRunner,
     OnnxRuntimeRunner,
@@ -51,14 +51,9 @@ def split(manifest: str, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def p50_ms(runner, image: np.ndarray, repeats: int) -> float:
-    for _ in range(10):
-        runner.predict(image)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        runner.predict(image)
-        times.append(time.perf_counter() - started)
-    return 1000 * statistics.median(times)
+    """Batch-1 p50 as the benchmark job times it: 10 untimed calls, then ``repeats`` timed."""
+    seconds = time_calls(lambda: runner.predict(image), 10, repeats, time.perf_counter)
+    return latency_stats(seconds)["p50_ms"]
 
 
 def predictions(runner, images: np.ndarray, batch: int = 32) -> np.ndarray:
@@ -126,18 +121,10 @@ def onnx_asymmetric(onnx: Path, folder: Path, manifest: str, size: int) -> Path:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    class Reader:
-        def __init__(self, images):
-            self.images = iter(images)
-
-        def get_next(self):
-            image = next(self.images, None)
-            return None if image is None else {INPUT_NAME: image[None]}
-
     prepared, target = folder / "prepared.onnx", folder / "asymmetric.onnx"
     quant_pre_process(str(onnx), str(prepared), skip_symbolic_shape=True)
     quantize_static(
-        str(prepared), str(target), Reader(calibration_images(manifest, size)),
+        str(prepared), str(target), CalibrationReader(calibration_images(manifest, size)),
         quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8, per_channel=True, calibrate_method=CalibrationMethod.MinMax,
     )  # fmt: skip

@@ -14,7 +14,7 @@ from tfedge.convert.onnx import INPUT_NAME
 DEBUG_IMAGES = 32
 
 
-class _Calibration:
+class CalibrationReader:
     """ONNX Runtime's calibration data reader over training images, one image per run."""
 
     def __init__(self, images) -> None:
@@ -210,7 +210,7 @@ def plain_int8(onnx_fp32: Path, artifact: Path, images: np.ndarray, excluded: li
     prepared = artifact.with_name("prepared.onnx")
     quant_pre_process(str(onnx_fp32), str(prepared), skip_symbolic_shape=True)
     quantize_static(
-        str(prepared), str(artifact), _Calibration(images),
+        str(prepared), str(artifact), CalibrationReader(images),
         quant_format=QuantFormat.QDQ,
         activation_type=QuantType.QInt8, weight_type=QuantType.QInt8,
         per_channel=True, reduce_range=True,
