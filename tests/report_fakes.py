@@ -13,7 +13,7 @@ from tfedge.config import baselines
 from tfedge.files import write_json
 from tfedge.report.results import Results
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 TEST_IMAGES = 200
 LAYERS = [{"name": "dense", "type": "Dense", "output_shape": "(None, 10)", "params": 10}]

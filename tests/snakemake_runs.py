@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 WORKFLOW_FILES = ("Snakefile", "rules", "scripts", "schemas", "report", "profiles", "envs")
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))

@@ -20,7 +20,7 @@ from tfedge.data.prepare import TooFewImages
 from tfedge.data.sources import SourceData, from_arrays, load_source, numbered
 from tfedge.files import read_json
 
-from .conftest import dataset_settings, prepare
+from .helpers import dataset_settings, prepare
 from .hostile import png_header_claiming
 
 GOOD_PER_CLASS = 15  # the default fractions need 14 images per class

@@ -10,7 +10,7 @@ import pytest
 from tfedge.code_digest import code_digest, code_files
 from tfedge.formats import FORMATS
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 @pytest.fixture

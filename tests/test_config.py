@@ -9,7 +9,7 @@ import yaml
 
 from tfedge.config import ConfigError, baselines, check_folders, config_hash, folder_problems
 
-from .conftest import ROOT, tiny_config, validated
+from .helpers import ROOT, tiny_config, validated
 from .hostile import alias_bomb
 
 

@@ -12,7 +12,7 @@ import yaml
 from tfedge.config import ConfigError
 from tfedge.config_files import check_files, config_sources, describe_sources, read_config_file
 
-from .conftest import ROOT, SCHEMA, tiny_config
+from .helpers import ROOT, SCHEMA, tiny_config
 from .hostile import alias_bomb
 from .snakemake_runs import SNAKEMAKE, copy_workflow, job_blocks, snakemake
 

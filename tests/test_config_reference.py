@@ -9,7 +9,7 @@ import yaml
 
 from tfedge.config_reference import END, START, readme_with_reference, render_reference
 
-from .conftest import ROOT, SCHEMA
+from .helpers import ROOT, SCHEMA
 
 README = ROOT / "README.md"
 

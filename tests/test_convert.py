@@ -12,8 +12,8 @@ from tfedge.convert import convert, tensorrt
 from tfedge.files import read_json, write_json
 from tfedge.formats import FORMATS, RECORD, settings_slice
 
-from .conftest import tiny_config, validated
 from .decisions import assert_keeps_decisions
+from .helpers import tiny_config, validated
 
 SETTINGS = validated(tiny_config())["convert"]
 # In table order, so a format's source is converted before it.

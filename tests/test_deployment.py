@@ -14,7 +14,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from .conftest import BUCKET, ROOT, tiny_config
+from .helpers import BUCKET, ROOT, tiny_config
 from .snakemake_runs import (
     copy_workflow,
     dry_run,

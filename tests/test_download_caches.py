@@ -16,7 +16,6 @@ from tfedge.data.sources import Fetched, SourceUnavailable, load_source
 from tfedge.models.backbones import recorded_choice
 from tfedge.models.download import fetch_backbone
 
-from .conftest import backbone_settings, dataset_settings
 from .download_caches import (
     FLOWER_CLASSES,
     flower_photos,
@@ -24,6 +23,7 @@ from .download_caches import (
     mnist_idx,
     place_finished_download,
 )
+from .helpers import backbone_settings, dataset_settings
 
 pytestmark = pytest.mark.slow  # real TFDS builders and a 224 px network (10-30 s each)
 

@@ -18,7 +18,7 @@ from tfedge.models.backbones import BackboneUnavailable, recorded_choice
 from tfedge.models.download import choose_source, fetch_backbone
 from tfedge.network import host_reachable
 
-from .conftest import backbone_settings, dataset_settings
+from .helpers import backbone_settings, dataset_settings
 
 
 @pytest.fixture

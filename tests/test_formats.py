@@ -8,7 +8,7 @@ from tfedge.convert import family_module
 from tfedge.convert.runtimes import RUNNERS
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
 
-from .conftest import SCHEMA, tiny_config, validated
+from .helpers import SCHEMA, tiny_config, validated
 
 
 def convert_schema() -> dict:

@@ -28,7 +28,7 @@ from tfedge.data.fingerprint import (
 )
 from tfedge.data.sources import list_folder
 
-from .conftest import BUCKET
+from .helpers import BUCKET
 from .snakemake_runs import SNAKEMAKE, copy_workflow, job_blocks, s3_env, s3_storage, snakemake
 
 MANIFEST = "results/data/own/manifest.json"

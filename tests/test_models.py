@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .conftest import variant_settings
+from .helpers import variant_settings
 
 
 def test_mlp_is_the_tf2_quickstart_network():

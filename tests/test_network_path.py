@@ -17,8 +17,8 @@ import yaml
 from tfedge import paths
 from tfedge.files import read_json
 
-from .conftest import ROOT
 from .download_caches import fill_tfds_downloads, hub_stand_in
+from .helpers import ROOT
 from .snakemake_runs import copy_workflow, snakemake
 
 pytestmark = [pytest.mark.slow, pytest.mark.workflow]

@@ -29,7 +29,7 @@ from tfedge.train import (
     train_variant,
 )
 
-from .conftest import in_process, outputs_in, variant_settings
+from .helpers import in_process, train_outputs_in, variant_settings
 
 # An attempt process that dies by ``signal`` above batch 64, after leaving the state a dying
 # attempt may leave behind (an epoch log and a checkpoint folder), and trains for real otherwise.
@@ -52,7 +52,7 @@ def dies_above_64(name: str) -> ChildProcess:
 @pytest.mark.slow
 def test_an_attempt_killed_by_a_signal_backs_off_and_trusts_nothing_it_left(tiny_mnist, tmp_path):
     variant = variant_settings("mlp_baseline", epochs=2, batch_size=128, min_batch_size=16)
-    outputs = outputs_in(tmp_path)
+    outputs = train_outputs_in(tmp_path)
     summary = train_variant(
         "mlp_baseline", variant, 0, str(tiny_mnist), outputs, str(tmp_path / "w"),
         runner=dies_above_64("SIGKILL"),
@@ -120,7 +120,7 @@ class ScriptedAttempts:
 @pytest.mark.slow
 def test_a_killed_job_continues_its_back_off_where_it_stood(tiny_mnist, tmp_path):
     variant = variant_settings("mlp_baseline", epochs=1, batch_size=64, min_batch_size=8)
-    outputs, work = outputs_in(tmp_path), tmp_path / "w"
+    outputs, work = train_outputs_in(tmp_path), tmp_path / "w"
     first = ScriptedAttempts({64: -signal.SIGSEGV, 32: Killed})
     with pytest.raises(Killed):
         train_variant("mlp_baseline", variant, 0, str(tiny_mnist), outputs, str(work), runner=first)
@@ -170,8 +170,8 @@ def test_an_out_of_memory_exception_halves_the_batch_and_records_it(
     raise_out_of_memory_once(monkeypatch)
     variant = variant_settings("mlp_baseline", epochs=1, batch_size=32)
     summary = train_variant(
-        "mlp_baseline", variant, 0, str(tiny_mnist), outputs_in(tmp_path), str(tmp_path / "w"),
-        runner=in_process,
+        "mlp_baseline", variant, 0, str(tiny_mnist), train_outputs_in(tmp_path),
+        str(tmp_path / "w"), runner=in_process,
     )  # fmt: skip
     assert summary["batch_size"] == 16 and summary["batch_size_requested"] == 32
     ran_out, completed = summary["attempts"]
@@ -197,7 +197,7 @@ def test_out_of_memory_at_the_floor_says_what_to_change_and_each_attempt(
     attempts = ScriptedAttempts({16: -signal.SIGKILL, 8: -signal.SIGSEGV})
     with pytest.raises(MemoryError, match=says) as raised:
         train_variant(
-            "mlp_baseline", variant, 0, str(tiny_mnist), outputs_in(tmp_path),
+            "mlp_baseline", variant, 0, str(tiny_mnist), train_outputs_in(tmp_path),
             str(tmp_path / "w"), runner=attempts,
         )  # fmt: skip
     assert "batch 16: killed by SIGKILL" in str(raised.value)
@@ -239,7 +239,7 @@ CAPPED_CNN = {
 
 @pytest.mark.slow
 def test_a_memory_cap_makes_the_batch_back_off_for_real(tiny_mnist, tmp_path):
-    outputs = outputs_in(tmp_path)
+    outputs = train_outputs_in(tmp_path)
     args = {
         "variant": variant_settings("cnn", **CAPPED_CNN),
         "manifest": str(tiny_mnist),

@@ -8,7 +8,7 @@ import pytest
 
 from tfedge import paths
 
-from .conftest import tiny_config, validated
+from .helpers import tiny_config, validated
 from .snakemake_runs import copy_workflow, dry_run, job_blocks, planned_jobs
 
 

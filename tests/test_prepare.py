@@ -11,7 +11,7 @@ from tfedge.data.prepare import cap_per_class, make_splits, min_images_per_class
 from tfedge.data.sources import LabelledImages, SourceData, numbered
 from tfedge.files import read_json, sha256
 
-from .conftest import dataset_settings
+from .helpers import dataset_settings
 
 
 def labelled(images: list[bytes], labels: np.ndarray, split: str = "train") -> LabelledImages:

@@ -11,7 +11,7 @@ from tfedge.report import plots, render
 from tfedge.report.render import p_value, percent
 from tfedge.report.sections import SECTIONS, build_sections
 
-from .conftest import ROOT, table_html, tiny_config, validated
+from .helpers import ROOT, table_html, tiny_config, validated
 from .report_fakes import bench, manifest, write_results
 
 TEMPLATE = ROOT / "report" / "templates" / "report.html.j2"

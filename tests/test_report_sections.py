@@ -16,7 +16,7 @@ from tfedge.report.sections import (
     summary,
 )
 
-from .conftest import ROOT, tiny_config, validated
+from .helpers import ROOT, tiny_config, validated
 from .report_fakes import bench, manifest, write_job, write_results
 
 

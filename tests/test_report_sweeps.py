@@ -9,7 +9,7 @@ import pytest
 from tfedge.report.runs import Run
 from tfedge.report.sections.sweeps import accuracy_interval, sweeps_context
 
-from .conftest import tiny_config, validated
+from .helpers import tiny_config, validated
 
 TEST_IMAGES = 200
 

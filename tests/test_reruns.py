@@ -13,7 +13,7 @@ import yaml
 
 from tfedge.formats import FORMATS
 
-from .conftest import ROOT, TINY_CONFIG, validated
+from .helpers import ROOT, TINY_CONFIG, validated
 from .snakemake_runs import (
     copy_workflow,
     dry_run,

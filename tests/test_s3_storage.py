@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import BUCKET, s3_client, tiny_config
+from .helpers import BUCKET, s3_client, tiny_config
 from .snakemake_runs import copy_workflow, s3_env, s3_storage, snakemake
 
 

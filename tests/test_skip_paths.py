@@ -19,7 +19,7 @@ from tfedge.files import read_json, write_json
 from tfedge.formats import RECORD
 from tfedge.integrity import describe_files, seal_of
 
-from .conftest import ROOT
+from .helpers import ROOT
 from .snakemake_runs import import_blocker
 
 HEAVY = ["tensorflow", "tf_keras", "keras", "tensorflow_hub", "onnxruntime", "onnx", "tf2onnx",

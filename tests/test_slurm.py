@@ -25,7 +25,7 @@ from tfedge.files import read_json
 from tfedge.formats import FORMATS
 from tfedge.resources import TRAIN_MEMORY_MARGIN_MB, TRAIN_MEMORY_MB, train_memory_mb
 
-from .conftest import ROOT, TINY_CONFIG, tiny_config, validated
+from .helpers import ROOT, TINY_CONFIG, tiny_config, validated
 from .snakemake_runs import copy_workflow, snakemake
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]

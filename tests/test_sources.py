@@ -12,7 +12,7 @@ from PIL import Image
 from tfedge.data import sources
 from tfedge.data.sources import Fetched, SourceUnavailable, load_source
 
-from .conftest import dataset_settings
+from .helpers import dataset_settings
 
 
 def decode(encoded: bytes) -> np.ndarray:

@@ -7,7 +7,7 @@ import pytest
 from tfedge.config import ConfigError
 from tfedge.sweeps import point_name, value_token
 
-from .conftest import tiny_config, validated
+from .helpers import tiny_config, validated
 from .snakemake_runs import copy_workflow, planned_jobs
 
 FINETUNED_SWEEP = {"unfreeze_from": [None, "block6", "block4"], "batch_size": [8, 16]}

@@ -16,7 +16,7 @@ import pytest
 
 from tfedge.convert import tensorrt
 
-from .conftest import ROOT
+from .helpers import ROOT
 
 
 @pytest.mark.parametrize("version", ["10.3.0", "10.11.0.33", "10.16.1"])

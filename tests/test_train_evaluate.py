@@ -11,7 +11,7 @@ import pytest
 
 from tfedge.files import read_json
 
-from .conftest import in_process, outputs_in, variant_settings
+from .helpers import in_process, train_outputs_in, variant_settings
 
 
 def history_epochs(path) -> list[int]:
@@ -24,7 +24,7 @@ def trained_mlp(tiny_mnist, tmp_path_factory):
     from tfedge.train import train_variant
 
     folder = tmp_path_factory.mktemp("mlp")
-    outputs = outputs_in(folder)
+    outputs = train_outputs_in(folder)
     variant = variant_settings("mlp_baseline", epochs=3)
     summary = train_variant(
         "mlp_baseline", variant, 0, str(tiny_mnist), outputs, str(folder / "work")
@@ -155,7 +155,7 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path,
         "training_callbacks",
         lambda work: [*normal_callbacks(work), KilledAfterSecondEpoch()],
     )
-    outputs, work = outputs_in(tmp_path), str(tmp_path / "work")
+    outputs, work = train_outputs_in(tmp_path), str(tmp_path / "work")
     variant = variant_settings("mlp_baseline", epochs=4)
     with pytest.raises(KeyboardInterrupt):
         train.train_variant(
@@ -205,7 +205,7 @@ def killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, kill_after, first, seco
     """Train ``first`` until killed after ``kill_after`` epochs, then rerun with ``second``."""
     from tfedge import train, train_attempt
 
-    outputs, work = outputs_in(tmp_path), tmp_path / "work"
+    outputs, work = train_outputs_in(tmp_path), tmp_path / "work"
     normal_callbacks = kill_after_epoch(monkeypatch, kill_after)
     with pytest.raises(Killed):
         train.train_variant(

@@ -10,7 +10,7 @@ import pytest
 from tfedge.files import read_json
 from tfedge.models.backbones import BackboneChoice
 
-from .conftest import backbone_settings, outputs_in, variant_settings
+from .helpers import backbone_settings, train_outputs_in, variant_settings
 
 BUNDLED = BackboneChoice("lite", "efficientnet_lite0_bundled", "test")
 
@@ -77,7 +77,7 @@ def train_flowers(manifest, folder, name, init_from=None, **overrides):
         variant,
         0,
         str(manifest),
-        outputs_in(folder),
+        train_outputs_in(folder),
         str(folder / "work"),
         backbone_settings=settings,
         init_from=init_from,

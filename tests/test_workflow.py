@@ -16,8 +16,8 @@ from tfedge.files import read_json
 from tfedge.formats import FORMATS
 from tfedge.report.sections.conversions import conversion_rows
 
-from .conftest import TINY_CONFIG, table_html, validated
 from .decisions import assert_keeps_decisions
+from .helpers import TINY_CONFIG, table_html, validated
 from .snakemake_runs import (
     import_blocker,
     snakemake,
