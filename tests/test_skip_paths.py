@@ -139,8 +139,13 @@ def test_a_conversion_built_from_the_onnx_model_needs_no_tensorflow(
     inputs = {"source": str(folder / "onnx"), "manifest": str(tiny_mnist)}
     spec = job(tmp_path, "convert", inputs, {"folder": str(tmp_path / fmt)})
     spec["wildcards"]["format"] = fmt
-    spec["params"]["settings"] = {"calibration_images": 16, "float_first_convolution": True}
+    spec["params"]["settings"] = {
+        "calibration_images": 16, "float_first_convolution": True, "onnx_int8_float_share": 0.2,
+    }  # fmt: skip
     result = run_adapter("convert.py", spec, blocked)
     assert result.returncode == 0, (tmp_path / "convert.log").read_text()[-3000:]
     record = read_json(tmp_path / fmt / RECORD)
     assert record["status"] == "ok", record["reason"]
+    if fmt == "onnx_int8":  # nodes past the two up to the first Conv, ranked without TensorFlow
+        details = record["details"]
+        assert details["ranked_nodes"] > 0 and len(details["float_layers"]) > 2, details
