@@ -25,7 +25,7 @@ from tfedge.files import read_json
 from tfedge.formats import FORMATS
 from tfedge.resources import TRAIN_MEMORY_MARGIN_MB, TRAIN_MEMORY_MB, train_memory_mb
 
-from .helpers import ROOT, TINY_CONFIG, tiny_config, validated
+from .helpers import ROOT, TINY_CONFIG, validated
 from .snakemake_runs import copy_workflow, snakemake
 
 pytestmark = [pytest.mark.cluster, pytest.mark.slow]
@@ -156,7 +156,7 @@ def test_a_run_and_its_evaluation_are_one_slurm_job(slurm_run):
     """The profile groups per run: each training run with its evaluation, so a fine-tuned run
     and the run it starts from are two SLURM jobs, and neither asks for a second CPU."""
     _, jobs = slurm_run
-    config = validated(tiny_config())
+    config = validated(slurm_config())
     runs = {
         f"training-{variant}-{seed}" for variant in config["variants"] for seed in config["seeds"]
     }
@@ -179,7 +179,7 @@ def test_tensorrt_is_skipped_with_its_reason_on_a_cluster_without_gpus(slurm_run
 
 def test_every_train_job_trained_the_planned_settings(slurm_run):
     workdir, _ = slurm_run
-    config = validated(tiny_config())
+    config = validated(slurm_config())
     for variant, settings in config["variants"].items():
         backbone = settings.get("backbone")
         planned = {
