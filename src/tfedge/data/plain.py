@@ -74,30 +74,18 @@ def parse_example(serialized: bytes) -> tuple[bytes, int]:
     return image, label
 
 
-def _bilinear_weights(source: int, target: int) -> np.ndarray:
-    """The (target × source) matrix that resizes one axis as tf.image.resize does.
-
-    Sample positions use half-pixel centres; the triangle kernel widens by the scale when
-    shrinking (antialiasing) and is plain bilinear interpolation when growing.
-    """
-    scale = target / source
-    width = max(1.0, 1.0 / scale)
-    centres = (np.arange(target) + 0.5) / scale - 0.5
-    distance = np.abs(centres[:, None] - np.arange(source)[None, :]) / width
-    weights = np.clip(1.0 - distance, 0.0, None)
-    return (weights / weights.sum(axis=1, keepdims=True)).astype(np.float32)
-
-
 def decode(encoded: bytes, size: int, channels: int) -> np.ndarray:
-    """Encoded PNG/JPEG → float32 size × size × channels in [0, 1]."""
+    """Encoded PNG/JPEG → float32 size × size × channels in [0, 1].
+
+    Each channel is resized as a float ('F') image by Pillow's ``Image.resize`` with
+    ``Image.Resampling.BILINEAR``: half-pixel centres, and a triangle kernel widened by the
+    scale when shrinking, as ``tf.image.resize(antialias=True)`` does. In float, so the
+    weighted sums are not rounded back to 8 bits.
+    """
     with Image.open(io.BytesIO(encoded)) as image:
-        pixels = np.asarray(image.convert("L" if channels == 1 else "RGB"), np.float32)
-    pixels = pixels.reshape(*pixels.shape[:2], channels)
-    if pixels.shape[:2] != (size, size):
-        rows = _bilinear_weights(pixels.shape[0], size)
-        columns = _bilinear_weights(pixels.shape[1], size)
-        pixels = np.tensordot(rows, pixels, axes=(1, 0))  # size × width × channels
-        pixels = np.tensordot(columns, pixels, axes=(1, 1)).transpose(1, 0, 2)
+        bands = image.convert("L" if channels == 1 else "RGB").split()
+    resized = [band.convert("F").resize((size, size), Image.Resampling.BILINEAR) for band in bands]
+    pixels = np.stack([np.asarray(band, np.float32) for band in resized], axis=-1)
     return np.clip(pixels / 255.0, 0.0, 1.0)
 
 

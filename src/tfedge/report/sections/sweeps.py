@@ -26,13 +26,19 @@ CONFIDENCE = 0.95
 
 
 def accuracy_interval(values: list[float]) -> tuple[float, float] | None:
-    """Student-t interval of the mean accuracy over seeds, within 0–1; None for one seed."""
+    """Student-t interval of the mean accuracy over seeds, within 0–1; None for one seed.
+
+    ``scipy.stats.t.interval`` with the standard error of the mean as its scale: a handful
+    of seeds is too few for the normal approximation.
+    """
     if len(values) < 2:
         return None
     mean = statistics.fmean(values)
-    half = student_t.ppf(0.5 + CONFIDENCE / 2, len(values) - 1) * statistics.stdev(values)
-    half /= math.sqrt(len(values))
-    return max(0.0, mean - half), min(1.0, mean + half)  # an accuracy lies in [0, 1]
+    standard_error = statistics.stdev(values) / math.sqrt(len(values))
+    if standard_error == 0:  # every seed scored the same; scipy wants a positive scale
+        return mean, mean
+    low, high = student_t.interval(CONFIDENCE, len(values) - 1, loc=mean, scale=standard_error)
+    return max(0.0, float(low)), min(1.0, float(high))  # an accuracy lies in [0, 1]
 
 
 def seconds_per_epoch(summary: dict) -> float:
