@@ -1,8 +1,9 @@
 """The one entry of every Snakemake adapter (scripts/*.py): a job's setup, in one place.
 
 ``with job(snakemake):`` gives TensorFlow the job's threads (and a training job's memory
-cap) before anything imports it, sends everything the job prints to its Snakemake log
-(TensorFlow's C++ logging included), and logs a failure with its traceback. Both limits are
+cap) before anything imports it, turns OpenVINO's usage statistics off, sends everything the
+job prints to its Snakemake log (TensorFlow's C++ logging included), and logs a failure with
+its traceback. Both limits are
 environment variables that TensorFlow reads when it starts, so the library itself sets
 nothing process-wide, and processes the job starts (tf2onnx, a training attempt) inherit
 them. No TensorFlow here: a job that has nothing to do (a format skipped here) never loads it.
@@ -23,6 +24,7 @@ from tfedge.paths import RESULTS
 
 CPU_MEMORY_LIMIT = "TF_CPU_BFC_MEM_LIMIT_IN_MB"
 RESULTS_FOLDER = f"{RESULTS}/"
+USAGE_STATISTICS = "openvino_telemetry"  # the package OpenVINO's converter and NNCF send with
 
 
 def inter_op_threads(threads: int) -> int:
@@ -45,6 +47,19 @@ def limit_memory(memory_mb: int | None) -> None:
     """
     if memory_mb is not None:
         os.environ[CPU_MEMORY_LIMIT] = str(memory_mb)
+
+
+def decline_usage_statistics() -> None:
+    """Keep OpenVINO's converter and NNCF from sending usage statistics.
+
+    Both report to Google Analytics through openvino_telemetry, which takes a missing consent
+    file for consent: it writes ``~/intel/openvino_ga_cid`` and ``~/intel/stats`` and opens a
+    connection, from a job that must write only its outputs and, unless it downloads, reach no
+    network. Their own opt-out writes a consent file into the user's home, so instead the job
+    makes the package unimportable (``None`` in ``sys.modules``), and both libraries fall back
+    to the no-op stubs they ship for when it is not installed.
+    """
+    sys.modules.setdefault(USAGE_STATISTICS, None)
 
 
 def log_to_stderr() -> None:
@@ -112,6 +127,7 @@ def job(snakemake: Any, memory_mb: int | None = None) -> Iterator[None]:
     succeeds, write its record (the rule's output named ``job``)."""
     limit_threads(snakemake.threads)
     limit_memory(memory_mb)
+    decline_usage_statistics()
     with logged_to(snakemake.log[0]):
         yield
         if hasattr(snakemake.output, "job"):

@@ -1,0 +1,77 @@
+"""What every job's setup (tfedge.job) promises beyond threads and logs."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# Converts a one-node ONNX model with the product's OpenVINO converter and quantises it with
+# NNCF, inside a job's setup or (the control) without it. NNCF turns its statistics off when
+# pytest is imported, so this runs in a process of its own, as a job does.
+CONVERT_AND_QUANTIZE = """
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper
+
+from tfedge.formats import FORMATS, INPUT_NAME, OUTPUT_NAME
+from tfedge.job import job
+
+folder = Path(sys.argv[1])
+shape = [1, 4]
+graph = helper.make_graph(
+    [helper.make_node("Relu", [INPUT_NAME], [OUTPUT_NAME])], "relu",
+    [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, shape)],
+    [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, shape)],
+)
+onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), folder / "m.onnx")
+
+
+def convert_and_quantize():
+    import nncf
+
+    from tfedge.convert import openvino
+
+    openvino.convert(folder / "m.onnx", folder / "ir", FORMATS["openvino_fp32"], {}, "")
+    samples = [{INPUT_NAME: np.ones(shape, np.float32)}]
+    nncf.quantize(onnx.load(folder / "m.onnx"), nncf.Dataset(samples), subset_size=1)
+
+
+if sys.argv[2] == "job":
+    with job(SimpleNamespace(threads=1, log=[str(folder / "job.log")], output=[])):
+        convert_and_quantize()
+else:
+    convert_and_quantize()
+"""
+
+
+def run_with_home(tmp_path: Path, setup: str) -> Path:
+    """Run the conversion with ``HOME`` an empty folder of its own; returns that folder."""
+    home, work = tmp_path / setup / "home", tmp_path / setup / "work"
+    home.mkdir(parents=True)
+    work.mkdir()
+    environment = {**os.environ, "HOME": str(home)}
+    for variable in ("CI", "TF_BUILD", "JENKINS_URL", "NNCF_CI", "NNCF_DEV"):
+        environment.pop(variable, None)  # each turns the statistics off by itself
+    command = [sys.executable, "-c", CONVERT_AND_QUANTIZE, str(work), setup]
+    result = subprocess.run(command, capture_output=True, text=True, env=environment)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return home
+
+
+@pytest.mark.parametrize("setup", ["job", "bare"])
+def test_a_job_sends_openvino_no_usage_statistics(tmp_path, setup):
+    """Inside a job, OpenVINO and NNCF leave the home folder alone; the bare control shows
+    what they do otherwise (a statistics folder, ``~/intel``, and an attempt to send)."""
+    written = sorted(path.name for path in run_with_home(tmp_path, setup).rglob("*"))
+    if setup == "job":
+        assert written == []
+    else:
+        assert "openvino_ga_cid" in written
