@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from tfedge.config import validate_config
+from tfedge.config.validation import validate_config
 from tfedge.data.prepare import outputs_in, prepare_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,7 +54,7 @@ def experiment(per_class: int, image_size: int, epochs: int) -> dict:
 def run(way: str, config: dict, manifest: Path, folder: Path) -> dict:
     """Training time (feature caching included), whole-job wall time and test accuracy."""
     from tfedge.evaluate import evaluate_model
-    from tfedge.train import TrainOutputs, train_variant
+    from tfedge.train.job import TrainOutputs, train_variant
 
     out = folder / way
     out.mkdir()

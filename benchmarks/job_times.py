@@ -38,7 +38,7 @@ RUN_ADAPTER = textwrap.dedent(
 
 
 def experiment() -> dict:
-    from tfedge.config import validate_config
+    from tfedge.config.validation import validate_config
 
     config = {
         "baseline": VARIANT,
@@ -63,7 +63,7 @@ def experiment() -> dict:
 def build_inputs(folder: Path) -> None:
     """Prepared data and a trained model in ``folder``, unless an earlier run left them."""
     from tfedge.data.prepare import outputs_in, prepare_dataset
-    from tfedge.train import TrainOutputs, train_variant
+    from tfedge.train.job import TrainOutputs, train_variant
 
     if (folder / "model" / "model.keras").exists():
         return

@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from tfedge.config import validate_config
+from tfedge.config.validation import validate_config
 from tfedge.data import checks
 from tfedge.data.prepare import outputs_in, prepare_dataset
 

@@ -58,7 +58,7 @@ rule benchmark_tensorrt:
         benchmark_slot=1,
         gpu=1,
     params:
-        code=library_code("benchmark.py"),
+        code=tensorrt_benchmark_code,
         settings=canonical(config["benchmark"]),
     script:
         "../scripts/benchmark.py"

@@ -7,7 +7,8 @@ from snakemake.logging import logger
 
 from tfedge import paths
 from tfedge.code_digest import code_digest
-from tfedge.config import canonical, validate_config
+from tfedge.config.helpers import canonical
+from tfedge.config.validation import validate_config
 from tfedge.config_files import config_sources, describe_sources
 from tfedge.data.fingerprint import LinkLeavesFolder, folder_state
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
@@ -65,7 +66,13 @@ def library_code(script, *modules):
 
 
 def conversion_code(wildcards):
-    return library_code("convert.py", FORMATS[wildcards.format].converter)
+    return library_code("convert.py", FORMATS[wildcards.format].converter_module)
+
+
+def tensorrt_benchmark_code(wildcards):
+    """The benchmark's code and TensorRT's runner, which the CPU benchmark's digest leaves out
+    (tfedge.convert.runtimes imports it by name)."""
+    return library_code("benchmark.py", FORMATS[wildcards.format].runner_module)
 
 
 def tensorrt_converted(wildcards):

@@ -1,5 +1,6 @@
 # prepare_data: one dataset's images → train/validation/test TFRecords + manifest.
-from tfedge.config import canonical, check_folders
+from tfedge.config.folders import check_folders
+from tfedge.config.helpers import canonical
 from tfedge.data.fingerprint import image_folders
 
 # A missing image folder is a config error before any job runs. Only where jobs are

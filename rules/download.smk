@@ -2,7 +2,7 @@
 # backbone's weights into results/downloads/ and records what, from where and why (there,
 # once, source auto decides). Local rules: on a cluster they run where Snakemake runs (the
 # login node, which has the network); `snakemake downloads` runs only them.
-from tfedge.config import canonical
+from tfedge.config.helpers import canonical
 
 # The settings a download reads; the rest of a dataset's settings are prepare_data's.
 DATASET_DOWNLOAD_SETTINGS = ("source", "tfds_name", "data_dir", "probe_timeout_s")

@@ -1,15 +1,16 @@
-"""Snakemake adapter: rule train → tfedge.train.train_variant."""
+"""Snakemake adapter: rule train → tfedge.train.job.train_variant."""
 
 from tfedge.job import job
 
 smk = snakemake  # noqa: F821 (injected by Snakemake)
 
 # The memory cap is read when TensorFlow starts, so it is set here, where the attempt
-# processes tfedge.train starts inherit it.
+# processes tfedge.train.supervision starts inherit it.
 with job(smk, memory_mb=smk.params.variant["memory_limit_mb"]):
     from dataclasses import fields
 
-    from tfedge.train import FetchedBackbone, InitFrom, TrainOutputs, train_variant
+    from tfedge.train.job import TrainOutputs, train_variant
+    from tfedge.train.protocol import FetchedBackbone, InitFrom
 
     init_from = fetched_backbone = None
     if hasattr(smk.input, "init_model"):

@@ -55,7 +55,7 @@ def tiny_mnist(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def trained_cnn(tiny_mnist, tmp_path_factory):
     """A small CNN trained for three epochs, so batch-norm statistics are real."""
-    from tfedge.train import train_variant
+    from tfedge.train.job import train_variant
 
     folder = tmp_path_factory.mktemp("cnn")
     variant = variant_settings("cnn", epochs=3, filters=[8, 16], dense_units=16)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from tfedge.config import validate_config
+from tfedge.config.validation import validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "schemas" / "config.schema.yaml"
@@ -25,9 +25,9 @@ def validated(config: dict) -> dict:
 
 
 def train_outputs_in(folder: Path):
-    """A training run's output paths inside ``folder`` (tfedge.train.TrainOutputs; not to be
+    """A training run's output paths inside ``folder`` (tfedge.train.job.TrainOutputs; not to be
     confused with tfedge.data.prepare.outputs_in, a prepared data set's)."""
-    from tfedge.train import TrainOutputs
+    from tfedge.train.job import TrainOutputs
 
     return TrainOutputs(
         model=str(folder / "model.keras"),
@@ -40,8 +40,8 @@ def train_outputs_in(folder: Path):
 
 def in_process(request: Path):
     """Run a training attempt inside the test's own process, where its training loop can be
-    patched (tfedge.train's ``runner``); the job itself runs each attempt in a child process."""
-    from tfedge.train import ChildExit
+    patched (tfedge.train.job's ``runner``); the job itself runs each attempt in a child process."""
+    from tfedge.train.supervision import ChildExit
     from tfedge.train_attempt import run_request
 
     run_request(request)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from tfedge import paths
-from tfedge.config import baselines
+from tfedge.config.helpers import baselines
 from tfedge.files import write_json
 from tfedge.report.results import Results
 

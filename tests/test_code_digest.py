@@ -47,12 +47,12 @@ def test_a_module_the_job_runs_by_name_counts(library):
     package, scripts = library
     train_files = code_files((scripts / "train.py",), package)
     assert package / "train_attempt.py" in train_files  # python -m tfedge.train_attempt
-    assert package / "train.py" in train_files and package / "__init__.py" in train_files
+    assert package / "train" / "job.py" in train_files and package / "__init__.py" in train_files
 
 
 def test_a_converter_change_reruns_its_own_formats_only(library):
     package, _ = library
-    converters = {name: row.converter for name, row in FORMATS.items()}
+    converters = {name: row.converter_module for name, row in FORMATS.items()}
     before = {name: digest(library, "convert.py", module) for name, module in converters.items()}
     edit(package / "convert" / "tflite.py", "converter.optimizations", "converter.optimizations ")
     edit(
@@ -68,12 +68,45 @@ def test_a_converter_change_reruns_its_own_formats_only(library):
     }
 
 
-def test_tensorrt_engines_depend_on_the_onnx_code_they_build_from(library):
+def converter_files(library, fmt: str) -> set[Path]:
+    package, scripts = library
+    return set(code_files((scripts / "convert.py", FORMATS[fmt].converter_module), package))
+
+
+def test_no_conversion_digests_another_format_s_converter(library):
     package, _ = library
-    files = code_files((library[1] / "convert.py", FORMATS["tensorrt_fp16"].converter), package)
-    assert package / "convert" / "onnx.py" in files
-    assert package / "convert" / "tflite.py" not in files
-    assert package / "train.py" not in files
+    converters = {package / "convert" / f"{row.converter}.py" for row in FORMATS.values()}
+    for name, row in FORMATS.items():
+        reached = converter_files(library, name) & converters
+        assert reached == {package / "convert" / f"{row.converter}.py"}, name
+    assert package / "convert" / "tensorrt_runtime.py" not in converter_files(
+        library, "tensorrt_fp16"
+    )
+
+
+def test_editing_the_quantiser_changes_only_onnx_int8_s_conversion_digest(library):
+    package, _ = library
+    before = {
+        name: digest(library, "convert.py", row.converter_module) for name, row in FORMATS.items()
+    }
+    edit(
+        package / "convert" / "quantize.py",
+        "fast_bias_correction=False",
+        "fast_bias_correction=True",
+    )
+    after = {
+        name: digest(library, "convert.py", row.converter_module) for name, row in FORMATS.items()
+    }
+    assert {name for name in FORMATS if after[name] != before[name]} == {"onnx_int8"}
+
+
+def test_only_the_tensorrt_benchmarks_digest_tensorrt_s_runner(library):
+    package, scripts = library
+    runner = FORMATS["tensorrt_fp32"].runner_module
+    cpu = set(code_files((scripts / "benchmark.py",), package))
+    gpu = set(code_files((scripts / "benchmark.py", runner), package))
+    assert package / "convert" / "runtimes.py" in cpu
+    assert gpu - cpu == {package / "convert" / "tensorrt_runtime.py"}
 
 
 def test_where_the_package_and_the_scripts_lie_does_not_count(tmp_path):

@@ -7,7 +7,9 @@ import copy
 import pytest
 import yaml
 
-from tfedge.config import ConfigError, baselines, check_folders, config_hash, folder_problems
+from tfedge.config.errors import ConfigError
+from tfedge.config.folders import check_folders, folder_problems
+from tfedge.config.helpers import baselines, config_hash
 
 from .helpers import ROOT, tiny_config, validated
 from .hostile import alias_bomb

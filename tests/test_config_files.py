@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tfedge.config import ConfigError
+from tfedge.config.errors import ConfigError
 from tfedge.config_files import check_files, config_sources, describe_sources, read_config_file
 
 from .helpers import ROOT, SCHEMA, tiny_config

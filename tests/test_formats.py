@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+
 import yaml
 
-from tfedge.convert import family_module
-from tfedge.convert.runtimes import RUNNERS
+from tfedge.convert import converter_of, runtimes
 from tfedge.formats import FORMATS, TRAINED_MODEL, pattern, settings_slice
 
 from .helpers import SCHEMA, tiny_config, validated
@@ -19,10 +20,18 @@ def test_the_schema_offers_exactly_the_table_s_formats():
     assert convert_schema()["formats"]["items"]["enum"] == list(FORMATS)
 
 
+def has_runner(row) -> bool:
+    """Its family's runner in tfedge.convert.runtimes, or TensorRT's in the module it names."""
+    if row.runner_module == runtimes.__name__:
+        return row.family in runtimes.RUNNERS
+    return callable(importlib.import_module(row.runner_module).TensorRTRunner)
+
+
 def test_every_format_has_a_converter_a_runner_and_known_settings():
     keys = set(convert_schema())
     for row in FORMATS.values():
-        assert callable(family_module(row).convert) and row.family in RUNNERS, row.name
+        assert callable(converter_of(row).convert), row.name
+        assert has_runner(row), row.name
         assert set(row.settings) <= keys, row.name
         assert row.built_from == TRAINED_MODEL or row.built_from in FORMATS, row.name
 

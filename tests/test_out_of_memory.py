@@ -20,14 +20,10 @@ import pytest
 
 from tfedge.files import read_json
 from tfedge.job import CPU_MEMORY_LIMIT, job, limit_memory
-from tfedge.train import (
-    ATTEMPTS_RECORD,
-    ChildExit,
-    ChildProcess,
-    TrainingStopped,
-    attempt_ending,
-    train_variant,
-)
+from tfedge.train.job import train_variant
+from tfedge.train.stopped import TrainingStopped
+from tfedge.train.supervision import ChildExit, ChildProcess, attempt_ending
+from tfedge.train.work_folder import ATTEMPTS_RECORD
 
 from .helpers import in_process, train_outputs_in, variant_settings
 
@@ -215,7 +211,7 @@ from tfedge.job import job
 args = json.loads(sys.argv[1])
 smk = SimpleNamespace(threads=1, log=[args["log"]], output=[])
 with job(smk, memory_mb=args["variant"]["memory_limit_mb"]):
-    from tfedge.train import TrainOutputs, train_variant
+    from tfedge.train.job import TrainOutputs, train_variant
 
     outputs = TrainOutputs(**args["outputs"])
     train_variant("cnn", args["variant"], 0, args["manifest"], outputs, args["work"])
@@ -289,7 +285,7 @@ def test_a_cap_tensorflow_did_not_start_with_is_named_in_a_warning(monkeypatch, 
 
 def test_the_train_job_itself_never_imports_tensorflow():
     """It must outlive a crashing attempt, and stay small next to it for the OOM killer."""
-    probe = "import sys, tfedge.train; print('tensorflow' in sys.modules)"
+    probe = "import sys, tfedge.train.job; print('tensorflow' in sys.modules)"
     assert (
         subprocess.run(
             [sys.executable, "-c", probe], capture_output=True, text=True, check=True

@@ -133,7 +133,7 @@ def test_a_library_change_reruns_the_jobs_that_run_it(tiny_run, tmp_path):
 @pytest.mark.slow
 def test_a_docstring_or_comment_change_reruns_nothing(tiny_run, tmp_path):
     def reworded(package):
-        replace_in(package / "train.py", '"""The train job:', '"""The train job, reworded:')
+        replace_in(package / "train" / "job.py", '"""The train job:', '"""The train job, reworded:')
         replace_in(package / "bench.py", "\ndef ", "\n# a new comment\ndef ")
 
     assert planned_jobs(tiny_run, env=library_copy(tmp_path, reworded)) == set()
@@ -179,6 +179,59 @@ def conversion_jobs(rule: str) -> set[tuple[str, str]]:
             else:
                 jobs.add((rule, f"variant={variant}"))
     return jobs
+
+
+def built_on(source: str) -> set[str]:
+    """``source`` and every format built from it, directly or through another."""
+    formats = {source}
+    while grown := {name for name, row in FORMATS.items() if row.built_from in formats} - formats:
+        formats |= grown
+    return formats
+
+
+def jobs_for(rule: str, formats: set[str]) -> set[tuple[str, str]]:
+    """The tiny config's ``rule`` jobs that make or time one of ``formats`` (a CPU benchmark
+    job times all its variant's CPU formats)."""
+    return {
+        (name, wildcards)
+        for name, wildcards in conversion_jobs(rule)
+        if "format=" not in wildcards or wildcards.split("format=")[1] in formats
+    }
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_editing_the_quantiser_replans_only_the_int8_conversions_and_what_reads_them(
+    tiny_run, tmp_path
+):
+    def another_bias_correction(package):
+        replace_in(
+            package / "convert" / "quantize.py",
+            "fast_bias_correction=False",
+            "fast_bias_correction=True",
+        )
+
+    planned = planned_jobs(tiny_run, env=library_copy(tmp_path, another_bias_correction))
+    int8 = built_on("onnx_int8")
+    assert int8 == {"onnx_int8", "openvino_int8", "tensorrt_int8"}
+    expected = jobs_for("convert", int8) | jobs_for("benchmark", int8) | {("report", "")}
+    assert planned == expected
+
+
+@pytest.mark.workflow
+@pytest.mark.slow
+def test_editing_tensorrt_s_runner_replans_only_the_tensorrt_benchmarks(tiny_run, tmp_path):
+    def another_message(package):
+        replace_in(
+            package / "convert" / "tensorrt_runtime.py",
+            "TensorRT could not queue the inference",
+            "TensorRT did not queue the inference",
+        )
+
+    planned = planned_jobs(tiny_run, env=library_copy(tmp_path, another_message))
+    tensorrt = {name for name, row in FORMATS.items() if row.family == "tensorrt"}
+    benchmarks = {job for job in jobs_for("benchmark", tensorrt) if "format=" in job[1]}
+    assert planned == benchmarks | {("report", "")}
 
 
 @pytest.mark.workflow

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from tfedge import paths
-from tfedge.config import canonical
+from tfedge.config.helpers import canonical
 from tfedge.files import read_json
 from tfedge.formats import FORMATS
 from tfedge.resources import TRAIN_MEMORY_MARGIN_MB, TRAIN_MEMORY_MB, train_memory_mb

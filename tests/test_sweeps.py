@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tfedge.config import ConfigError
+from tfedge.config.errors import ConfigError
 from tfedge.sweeps import point_name, value_token
 
 from .helpers import tiny_config, validated

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tfedge.convert import tensorrt
+from tfedge.convert import tensorrt, tensorrt_runtime
 
 from .helpers import ROOT
 
@@ -89,7 +89,9 @@ class FakeEngine:
 
 def test_io_tensors_are_chosen_by_mode_and_name_in_any_order():
     engine = FakeEngine({"logits": ("OUTPUT", "FLOAT"), "images": ("INPUT", "FLOAT")})
-    assert tensorrt.io_tensors(engine) == tensorrt.IOTensors(input="images", output="logits")
+    assert tensorrt_runtime.io_tensors(engine) == tensorrt_runtime.IOTensors(
+        input="images", output="logits"
+    )
 
 
 def test_an_engine_without_the_expected_input_names_what_it_has():
@@ -97,19 +99,19 @@ def test_an_engine_without_the_expected_input_names_what_it_has():
     with pytest.raises(
         RuntimeError, match="no input tensor named 'images' \\(its inputs: input_1\\)"
     ):
-        tensorrt.io_tensors(engine)
+        tensorrt_runtime.io_tensors(engine)
 
 
 def test_an_output_named_like_the_input_is_not_taken_for_it():
     engine = FakeEngine({"images": ("OUTPUT", "FLOAT"), "logits": ("OUTPUT", "FLOAT")})
     with pytest.raises(RuntimeError, match="its inputs: none"):
-        tensorrt.io_tensors(engine)
+        tensorrt_runtime.io_tensors(engine)
 
 
 def test_an_engine_with_half_precision_io_is_refused():
     engine = FakeEngine({"images": ("INPUT", "HALF"), "logits": ("OUTPUT", "FLOAT")})
     with pytest.raises(RuntimeError, match="'images' is HALF, but the runner feeds and reads"):
-        tensorrt.io_tensors(engine)
+        tensorrt_runtime.io_tensors(engine)
 
 
 class FakeContext:
@@ -130,13 +132,13 @@ def test_a_refused_input_shape_is_an_error_naming_the_profile():
     with pytest.raises(
         RuntimeError, match=r"refused input shape \(64, 28, 28, 1\) .* batch 1 to 32"
     ):
-        tensorrt.set_batch(context, "images", (64, 28, 28, 1), max_batch=32)
-    tensorrt.set_batch(FakeContext(accepts=True), "images", (8, 28, 28, 1), max_batch=32)
+        tensorrt_runtime.set_batch(context, "images", (64, 28, 28, 1), max_batch=32)
+    tensorrt_runtime.set_batch(FakeContext(accepts=True), "images", (8, 28, 28, 1), max_batch=32)
 
 
 def test_a_refused_device_address_is_an_error():
     with pytest.raises(RuntimeError, match="device address for tensor 'logits'"):
-        tensorrt.bind(FakeContext(accepts=False), "logits", 1234)
+        tensorrt_runtime.bind(FakeContext(accepts=False), "logits", 1234)
 
 
 def test_the_network_input_is_found_by_name():
@@ -187,6 +189,9 @@ def test_batch_one_has_a_profile_of_its_own_and_batches_one_tuned_for_opt_batch(
         tensorrt.profile_shapes((28, 28, 1), opt_batch=64, max_batch=32)
 
 
+TENSORRT_MODULES = ("tensorrt.py", "tensorrt_runtime.py")  # the engine builder and the runner
+
+
 def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
     from .stub_repair import repaired_copy
 
@@ -194,10 +199,10 @@ def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
     if not (site_packages / "tensorrt_bindings" / "tensorrt.pyi").exists():
         pytest.fail("tensorrt-stubs is not installed (make installs it with --no-deps)")
     stubs = repaired_copy(site_packages, tmp_path / "stubs")
-    source = ROOT / "src" / "tfedge" / "convert" / "tensorrt.py"
+    builder, runtime = (ROOT / "src" / "tfedge" / "convert" / name for name in TENSORRT_MODULES)
     broken = tmp_path / "broken" / "tensorrt_check.py"
     broken.parent.mkdir()
-    broken.write_text(source.read_text().replace(".create_network(", ".create_netwrk("))
+    broken.write_text(builder.read_text().replace(".create_network(", ".create_netwrk("))
 
     def mypy(target: Path) -> subprocess.CompletedProcess:
         command = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml"),
@@ -205,8 +210,9 @@ def test_tensorrt_code_type_checks_against_the_stubs(tmp_path):
         env = {"MYPYPATH": str(stubs), "PATH": ""}
         return subprocess.run(command, capture_output=True, text=True, env=env, cwd=ROOT)
 
-    clean = mypy(source)
-    assert clean.returncode == 0, clean.stdout
+    for source in (builder, runtime):
+        clean = mypy(source)
+        assert clean.returncode == 0, clean.stdout
     caught = mypy(broken)
     assert caught.returncode != 0 and "create_netwrk" in caught.stdout
 
@@ -226,13 +232,13 @@ class FakeEngine2:
 
 
 def test_a_context_that_cannot_be_made_or_switched_is_an_error():
-    io = tensorrt.IOTensors("images", "logits")
-    made = tensorrt.execution_context(FakeEngine2(True, True), 1, 0, io, (1, 2))
+    io = tensorrt_runtime.IOTensors("images", "logits")
+    made = tensorrt_runtime.execution_context(FakeEngine2(True, True), 1, 0, io, (1, 2))
     assert isinstance(made, FakeContext)
     with pytest.raises(RuntimeError, match="could not create an execution context"):
-        tensorrt.execution_context(FakeEngine2(False, True), 0, 0, io, (1, 2))
+        tensorrt_runtime.execution_context(FakeEngine2(False, True), 0, 0, io, (1, 2))
     with pytest.raises(RuntimeError, match="refused optimisation profile 1"):
-        tensorrt.execution_context(FakeEngine2(True, False), 1, 0, io, (1, 2))
+        tensorrt_runtime.execution_context(FakeEngine2(True, False), 1, 0, io, (1, 2))
 
 
 class FakeCudaRuntime:
@@ -325,7 +331,7 @@ def test_the_runner_frees_its_device_and_pinned_memory_and_its_stream(monkeypatc
     engine = tmp_path / "model.engine"
     engine.write_bytes(b"serialised")
 
-    with tensorrt.TensorRTRunner(engine) as runner:
+    with tensorrt_runtime.TensorRTRunner(engine) as runner:
         logits = runner.predict(np.zeros((3, 4, 4, 3), np.float32))
         assert logits.shape == (3, 5)
         assert all(cuda.live[kind] for kind in ("device", "host", "stream")), cuda.live

@@ -21,7 +21,7 @@ def history_epochs(path) -> list[int]:
 
 @pytest.fixture(scope="module")
 def trained_mlp(tiny_mnist, tmp_path_factory):
-    from tfedge.train import train_variant
+    from tfedge.train.job import train_variant
 
     folder = tmp_path_factory.mktemp("mlp")
     outputs = train_outputs_in(folder)
@@ -141,8 +141,9 @@ def test_per_class_scores_are_scikit_learns():
 
 @pytest.mark.slow
 def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path, monkeypatch):
-    from tfedge import train, train_attempt
+    from tfedge import train_attempt
     from tfedge.keras_env import keras
+    from tfedge.train.job import train_variant
 
     class KilledAfterSecondEpoch(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
@@ -158,14 +159,12 @@ def test_a_killed_run_resumes_from_its_last_finished_epoch(tiny_mnist, tmp_path,
     outputs, work = train_outputs_in(tmp_path), str(tmp_path / "work")
     variant = variant_settings("mlp_baseline", epochs=4)
     with pytest.raises(KeyboardInterrupt):
-        train.train_variant(
-            "mlp_baseline", variant, 0, str(tiny_mnist), outputs, work, runner=in_process
-        )
+        train_variant("mlp_baseline", variant, 0, str(tiny_mnist), outputs, work, runner=in_process)
     assert not (tmp_path / "train.json").exists()
     assert history_epochs(tmp_path / "work" / "history.csv") == [0, 1]
 
     monkeypatch.setattr(train_attempt, "training_callbacks", normal_callbacks)
-    summary = train.train_variant(
+    summary = train_variant(
         "mlp_baseline", variant, 0, str(tiny_mnist), outputs, work, runner=in_process
     )
     assert summary["resumed_after_epoch"] == 2
@@ -203,12 +202,13 @@ def kill_after_epoch(monkeypatch, epochs: int):
 
 def killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, kill_after, first, second):
     """Train ``first`` until killed after ``kill_after`` epochs, then rerun with ``second``."""
-    from tfedge import train, train_attempt
+    from tfedge import train_attempt
+    from tfedge.train.job import train_variant
 
     outputs, work = train_outputs_in(tmp_path), tmp_path / "work"
     normal_callbacks = kill_after_epoch(monkeypatch, kill_after)
     with pytest.raises(Killed):
-        train.train_variant(
+        train_variant(
             "mlp_baseline", first, 0, str(tiny_mnist), outputs, str(work), runner=in_process
         )
     assert history_epochs(work / "history.csv") == list(range(kill_after))
@@ -216,7 +216,7 @@ def killed_then_rerun(tiny_mnist, tmp_path, monkeypatch, kill_after, first, seco
     assert read_json(work / "settings.json")["variant"] == first
 
     monkeypatch.setattr(train_attempt, "training_callbacks", normal_callbacks)
-    return train.train_variant(
+    return train_variant(
         "mlp_baseline", second, 0, str(tiny_mnist), outputs, str(work), runner=in_process
     )
 
@@ -262,14 +262,15 @@ def test_a_checkpoint_of_the_same_settings_is_resumed(tiny_mnist, tmp_path, monk
 
 
 def fingerprint_of(tiny_mnist, init_from=None, **variant_overrides) -> dict:
-    from tfedge.train import run_fingerprint
+    from tfedge.train.resume import run_fingerprint
 
     variant = variant_settings("mlp_baseline", **variant_overrides)
     return run_fingerprint(variant, 0, read_json(tiny_mnist), None, init_from)
 
 
 def test_changed_data_or_parent_model_or_no_record_discards(tiny_mnist, tmp_path):
-    from tfedge.train import InitFrom, stale_reason
+    from tfedge.train.protocol import InitFrom
+    from tfedge.train.resume import stale_reason
 
     work = tmp_path / "work"
     work.mkdir()
@@ -297,7 +298,8 @@ def test_changed_data_or_parent_model_or_no_record_discards(tiny_mnist, tmp_path
 
 
 def test_one_trainer_per_work_folder_and_no_lock_file_left(tmp_path):
-    from tfedge.train import TrainingStopped, sole_trainer
+    from tfedge.train.stopped import TrainingStopped
+    from tfedge.train.work_folder import sole_trainer
 
     work = tmp_path / "work"
     with sole_trainer(work, "cnn seed 0"):
@@ -313,7 +315,7 @@ def test_one_trainer_per_work_folder_and_no_lock_file_left(tmp_path):
 
 
 def test_a_lock_taken_on_a_file_its_holder_just_removed_does_not_count(tmp_path):
-    from tfedge.train import locked_file, names_open_file
+    from tfedge.train.work_folder import locked_file, names_open_file
 
     path = tmp_path / "work.lock"
     path.write_text("")

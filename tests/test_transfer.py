@@ -68,7 +68,7 @@ def test_unfreezing_the_bundled_backbone_from_a_block_keeps_batchnorm_frozen():
 
 
 def train_flowers(manifest, folder, name, init_from=None, **overrides):
-    from tfedge.train import train_variant
+    from tfedge.train.job import train_variant
 
     variant = variant_settings(name, **overrides)
     settings = backbone_settings(source="efficientnet_lite0_bundled")
@@ -108,7 +108,7 @@ def test_frozen_head_on_cached_features_is_the_saved_full_model(tiny_flowers, tm
 @pytest.mark.slow
 def test_finetuning_starts_from_the_frozen_run_and_trains_the_top(tiny_flowers, tmp_path):
     from tfedge.models import load_model
-    from tfedge.train import InitFrom
+    from tfedge.train.protocol import InitFrom
 
     frozen_dir, tuned_dir = tmp_path / "frozen", tmp_path / "tuned"
     frozen_dir.mkdir()

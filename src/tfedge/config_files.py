@@ -17,7 +17,9 @@ from pathlib import Path
 
 import yaml
 
-from tfedge.config import ConfigError, check_folders, validate_config
+from tfedge.config.errors import ConfigError
+from tfedge.config.folders import check_folders
+from tfedge.config.validation import validate_config
 
 
 def read_config_file(path: str | Path) -> dict:

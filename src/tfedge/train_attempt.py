@@ -1,12 +1,12 @@
-"""One training attempt at one batch size, in a process of its own (tfedge.train starts it).
+"""One training attempt at one batch size, in a process of its own (the train job starts it).
 
 ``python -m tfedge.train_attempt REQUEST``: the train job writes what to train into a request
-file, starts this module on it and watches how the process ends. Here the run is fitted,
-resumed from the work folder's backup when there is one, and its model files are saved into the
-work folder; the outcome file beside the request says how the attempt ended: ``completed``
-(with the run's summary) or ``out_of_memory`` (TensorFlow raised it). A crash inside TensorFlow
-or a kill by the kernel's out-of-memory killer leaves no outcome file; the job reads those from
-the exit status.
+file, starts this module on it and watches how the process ends; tfedge.train.protocol holds
+all the two share. Here the run is fitted, resumed from the work folder's backup when there is
+one, and its model files are saved into the work folder; the outcome file beside the request
+says how the attempt ended: ``completed`` (with the run's summary) or ``out_of_memory``
+(TensorFlow raised it). A crash inside TensorFlow or a kill by the kernel's out-of-memory
+killer leaves no outcome file; the job reads those from the exit status.
 """
 
 from __future__ import annotations
@@ -35,7 +35,17 @@ from tfedge.models import build_model, layer_table, load_model
 from tfedge.models.backbones import BackboneChoice, recorded_choice
 from tfedge.models.compute import counted_macs
 from tfedge.models.transfer import FEATURE_LAYER, HEAD_LAYER, set_backbone_trainable
-from tfedge.train import FINISHED, OUTCOME, FetchedBackbone, InitFrom, finished_epochs
+from tfedge.train.protocol import (
+    EPOCH_LOG,
+    FINISHED,
+    KERAS_MODEL,
+    OUTCOME,
+    SAVEDMODEL,
+    TENSORBOARD,
+    FetchedBackbone,
+    InitFrom,
+    finished_epochs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +120,9 @@ def training_callbacks(work: Path) -> list[keras.callbacks.Callback]:
     # (deduplicated by finished_epochs) instead of losing its row.
     return [
         EpochTimer(),
-        keras.callbacks.CSVLogger(str(work / "history.csv"), append=True),
+        keras.callbacks.CSVLogger(str(work / EPOCH_LOG), append=True),
         keras.callbacks.BackupAndRestore(str(work / "backup")),
-        keras.callbacks.TensorBoard(str(work / "tensorboard"), histogram_freq=0),
+        keras.callbacks.TensorBoard(str(work / TENSORBOARD), histogram_freq=0),
     ]
 
 
@@ -221,8 +231,8 @@ def save_model(model: keras.Model, folder: Path) -> None:
     for nested in model.submodules:
         if isinstance(nested, keras.Model):
             nested.optimizer = None
-    keras.Model(model.inputs, model.outputs, name=model.name).save(folder / "model.keras")
-    model.export(str(folder / "savedmodel"))
+    keras.Model(model.inputs, model.outputs, name=model.name).save(folder / KERAS_MODEL)
+    model.export(str(folder / SAVEDMODEL))
 
 
 def resolve_backbone(
@@ -238,7 +248,7 @@ def resolve_backbone(
 
 
 def summarise(run: Run, model: keras.Model, resumed_after: int, threads: int) -> dict:
-    history = finished_epochs(run.work / "history.csv")
+    history = finished_epochs(run.work / EPOCH_LOG)
     val_accuracy = [float(row["val_accuracy"]) for row in history]
     best = max(range(len(history)), key=val_accuracy.__getitem__)
     variant = run.variant
@@ -294,7 +304,7 @@ def attempt(request: dict) -> dict:
         backbone=resolve_backbone(variant, request["backbone_settings"], fetched),
         init_from=init_from,
     )
-    resumed_after = len(finished_epochs(work / "history.csv"))
+    resumed_after = len(finished_epochs(work / EPOCH_LOG))
     if resumed_after:
         log.info("%s seed %d: resuming after epoch %d", run.name, run.seed, resumed_after)
     reset_peak_memory()

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from tfedge.config import ConfigError, validate_config
+from tfedge.config.errors import ConfigError
+from tfedge.config.validation import validate_config
 from tfedge.config_files import read_config_file
 from tfedge.integrity import damaged_jobs
 

@@ -6,10 +6,11 @@ produce the format; ``reason`` says why) or ``failed`` (the converter raised; ``
 its message). No placeholder model is ever written. The folder is built under a temporary
 name and moved into place, so a dying job leaves no half-converted model.
 
-Each family's converter is a module of this package (savedmodel, tflite, onnx, tensorrt),
-imported only when a conversion needs it, and imports its toolkit (TensorFlow, tf2onnx, ONNX
-Runtime, TensorRT) only when it runs, so a format that cannot run here records its skip in a
-fraction of a second (tests/test_skip_paths.py runs that path with those imports blocked).
+Each format's converter is a module of this package (``Format.converter``: savedmodel, tflite,
+onnx, float16, quantize, openvino, tensorrt), imported only when a conversion needs it, and
+imports its toolkit (TensorFlow, tf2onnx, ONNX Runtime, OpenVINO, TensorRT) only when it runs,
+so a format that cannot run here records its skip in a fraction of a second
+(tests/test_skip_paths.py runs that path with those imports blocked).
 """
 
 from __future__ import annotations
@@ -36,18 +37,18 @@ def size_on_disk(path: str | Path) -> int:
     return path.stat().st_size
 
 
-def family_module(fmt: Format) -> ModuleType:
+def converter_of(fmt: Format) -> ModuleType:
     """The format's converter module (``Format.converter``), imported when used.
 
-    Each has ``convert(source, artifact, fmt, settings, manifest) -> details`` and, if the
-    family cannot run everywhere, ``unavailable_reason() -> str | None``.
+    Each has ``convert(source, artifact, fmt, settings, manifest) -> details`` and, if its
+    toolkit cannot run everywhere, ``unavailable_reason() -> str | None``.
     """
-    return importlib.import_module(fmt.converter)
+    return importlib.import_module(fmt.converter_module)
 
 
 def skip_reason(fmt: Format, source: str) -> str | None:
     """Why ``fmt`` cannot be produced here, or None."""
-    unavailable = getattr(family_module(fmt), "unavailable_reason", None)
+    unavailable = getattr(converter_of(fmt), "unavailable_reason", None)
     reason = unavailable() if unavailable else None
     builds_on_another = fmt.built_from != TRAINED_MODEL
     if reason is None and builds_on_another and read_json(Path(source) / RECORD)["status"] != "ok":
@@ -74,7 +75,7 @@ def source_model(fmt: Format, source: str) -> Path:
 
 def _produce(fmt: Format, source: str, folder: Path, settings: dict, manifest: str) -> dict:
     artifact = folder / fmt.model_file
-    details = family_module(fmt).convert(
+    details = converter_of(fmt).convert(
         source_model(fmt, source), artifact, fmt, settings, manifest
     )
     return {

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tfedge.convert.onnx import INPUT_NAME
+from tfedge.formats import INPUT_NAME, Format
 
 # Training images that rank the nodes int8 hurts most: the first of the calibration images.
 DEBUG_IMAGES = 32
@@ -81,6 +81,14 @@ def float_head(model) -> list[str]:
         if node.op_type == "Conv":
             return head
     return []
+
+
+def convert(source: Path, artifact: Path, fmt: Format, settings: dict, manifest: str) -> dict:
+    return quantize_int8(
+        source, artifact, settings["calibration_images"], manifest,
+        float_first_convolution=settings["float_first_convolution"],
+        float_share=settings["onnx_int8_float_share"],
+    )  # fmt: skip
 
 
 def quantize_int8(

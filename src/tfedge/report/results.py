@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from tfedge import paths
-from tfedge.config import baselines
+from tfedge.config.helpers import baselines
 from tfedge.files import read_json
 from tfedge.report.runs import Run
 

@@ -20,7 +20,7 @@ READS = ("metrics", "predictions", "summaries", "histories", "manifests")
 def reference_of(name: str, variants: dict, baseline_of: dict[str, str]) -> str | None:
     """What a variant is tested against: its init_from run, else its dataset's baseline.
 
-    ``baseline_of`` maps a dataset to its baseline variant (tfedge.config.baselines).
+    ``baseline_of`` maps a dataset to its baseline variant (tfedge.config.helpers.baselines).
     """
     variant = variants[name]
     if variant.get("init_from"):

@@ -9,7 +9,7 @@ import platform
 import subprocess
 from importlib import metadata
 
-from tfedge.config import config_hash
+from tfedge.config.helpers import config_hash
 from tfedge.report.results import Results
 
 ID = "environment"
