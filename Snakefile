@@ -2,7 +2,17 @@
 # The experiment lives in config.yaml; the rules live in rules/.
 from pathlib import Path
 
+from snakemake.utils import min_version
+
 from tfedge.config_files import read_config_file
+
+min_version("9.0")  # pyproject.toml asks for snakemake 9
+
+# `snakemake --report report.html`: Snakemake's page of this run, with tfedge's results in it.
+
+
+report: "report/workflow.rst"
+
 
 # A --configfile replaces config.yaml. Snakemake would merge it over config.yaml unless given
 # --replace-workflow-config, and cluster jobs get the file without that flag, so the choice is

@@ -14,7 +14,10 @@ if CPU_BENCHMARK_FORMATS:
             },
             reference=paths.predictions("{variant}", REFERENCE_SEED),
         output:
-            **{fmt: paths.bench("{variant}", fmt) for fmt in CPU_BENCHMARK_FORMATS},
+            **{
+                fmt: measurement(paths.bench("{variant}", fmt), fmt)
+                for fmt in CPU_BENCHMARK_FORMATS
+            },
             job=paths.job_record("benchmark", "{variant}"),
         log:
             paths.log("benchmark", "{variant}"),
@@ -41,7 +44,7 @@ rule benchmark_tensorrt:
         unpack(tensorrt_converted),
         reference=paths.predictions("{variant}", REFERENCE_SEED),
     output:
-        bench=paths.bench("{variant}", "{format}"),
+        bench=measurement(paths.bench("{variant}", "{format}")),
         job=paths.job_record("benchmark", "{variant}", "{format}"),
     log:
         paths.log("benchmark", "{variant}", "{format}"),

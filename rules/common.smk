@@ -5,7 +5,7 @@ from pathlib import Path
 from snakemake.exceptions import WorkflowError
 from snakemake.logging import logger
 
-from tfedge import paths
+from tfedge import paths, snakemake_report
 from tfedge.code_digest import code_digest
 from tfedge.config.helpers import canonical
 from tfedge.config.validation import validate_config
@@ -218,3 +218,46 @@ def report_input_files(wildcards):
     )
     names = [f"report/templates/sections/{path.name}" for path in sections]
     return {**paths.report_inputs(config), **{name: local(name) for name in names}}
+
+
+def chart_kind(wildcards):
+    """A chart's subcategory in Snakemake's report: what kind of chart it is."""
+    return snakemake_report.CHART_KINDS[wildcards.chart]
+
+
+def chart_labels(wildcards):
+    return snakemake_report.chart_labels(config, wildcards.chart, wildcards.subject)
+
+
+def table_labels(wildcards):
+    return {"table": wildcards.table.replace("_", " ")}
+
+
+def measurement_labels(fmt=None):
+    """Labels of a benchmark record in Snakemake's report; ``fmt`` where it is no wildcard."""
+
+    def labels(wildcards):
+        return snakemake_report.measurement_labels(
+            config, wildcards.variant, fmt or wildcards.format
+        )
+
+    return labels
+
+
+def measurement(path, fmt=None):
+    """A benchmark record, marked for Snakemake's report under its variant."""
+    return report(
+        path,
+        caption="../report/captions/measurement.rst",
+        category="4. Measurements",
+        subcategory="{variant}",
+        labels=measurement_labels(fmt),
+    )
+
+
+def tracking_output():
+    """With tracking.backend: mlflow, the report job also logs the runs to MLflow
+    (tfedge.tracking) and records what it logged."""
+    if config["tracking"]["backend"] != "mlflow":
+        return {}
+    return {"tracking": paths.tracking_record()}

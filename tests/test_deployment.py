@@ -310,3 +310,20 @@ def test_kubernetes_profile_plans_the_full_dag_against_s3(
     if flag == "--workflow-profile":  # with --profile, profiles/default's cores win
         assert_no_gpu_and_every_job_fits_a_node(output, "kubernetes")
     assert planned_jobs(tiny_workflow, *args, env=env) == local_plan
+
+
+def test_the_catalog_entry_asks_for_no_flags_and_offers_conda_and_a_report():
+    usage = yaml.safe_load((ROOT / ".snakemake-workflow-catalog.yml").read_text())["usage"]
+    assert usage["mandatory-flags"]["flags"] == ""
+    stack = usage["software-stack-deployment"]
+    assert stack["conda"] is True and stack["report"] is True
+    assert "docker/" in usage["mandatory-flags"]["desc"]
+
+
+def test_the_snakefile_asks_for_the_snakemake_pyproject_installs():
+    """min_version in the Snakefile is the lowest version pyproject.toml allows."""
+    lowest = re.search(r'min_version\("([\d.]+)"\)', (ROOT / "Snakefile").read_text()).group(1)
+    dependencies = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    snakemake = next(Requirement(d) for d in dependencies if Requirement(d).name == "snakemake")
+    assert snakemake.specifier.contains(lowest)
+    assert not snakemake.specifier.contains(f"{int(lowest.split('.')[0]) - 1}.99")

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-# Converts a one-node ONNX model with the product's OpenVINO converter and quantises it with
-# NNCF, inside a job's setup or (the control) without it. NNCF turns its statistics off when
-# pytest is imported, so this runs in a process of its own, as a job does.
+# Converts a one-node ONNX model with the product's OpenVINO converter, quantises it with NNCF
+# and logs a run to a local MLflow store, inside a job's setup or (the control) without it.
+# NNCF and MLflow turn their statistics off under pytest, so this runs in a process of its own,
+# as a job does.
 CONVERT_AND_QUANTIZE = """
 import sys
 from pathlib import Path
@@ -36,12 +37,16 @@ onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]),
 
 def convert_and_quantize():
     import nncf
+    from mlflow.tracking import MlflowClient
 
     from tfedge.convert import openvino
 
     openvino.convert(folder / "m.onnx", folder / "ir", FORMATS["openvino_fp32"], {}, "")
     samples = [{INPUT_NAME: np.ones(shape, np.float32)}]
     nncf.quantize(onnx.load(folder / "m.onnx"), nncf.Dataset(samples), subset_size=1)
+    client = MlflowClient(tracking_uri=f"sqlite:///{folder / 'mlflow.db'}")
+    experiment = client.create_experiment("job", artifact_location=(folder / "a").as_uri())
+    client.set_terminated(client.create_run(experiment).info.run_id)
 
 
 if sys.argv[2] == "job":
@@ -52,14 +57,23 @@ else:
 """
 
 
+# Each turns some library's statistics off by itself (CI services and pytest set several).
+STATISTICS_SWITCHES = (
+    "CI", "TF_BUILD", "JENKINS_URL", "NNCF_CI", "NNCF_DEV", "PYTEST_CURRENT_TEST",
+    "GITHUB_ACTIONS", "GITLAB_CI", "CIRCLECI", "TRAVIS", "BUILDKITE", "TEAMCITY_VERSION",
+    "BITBUCKET_BUILD_NUMBER", "CODEBUILD_BUILD_ARN", "CLOUD_RUN_EXECUTION",
+    "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK", "XDG_CONFIG_HOME",
+)  # fmt: skip
+
+
 def run_with_home(tmp_path: Path, setup: str) -> Path:
     """Run the conversion with ``HOME`` an empty folder of its own; returns that folder."""
     home, work = tmp_path / setup / "home", tmp_path / setup / "work"
     home.mkdir(parents=True)
     work.mkdir()
     environment = {**os.environ, "HOME": str(home)}
-    for variable in ("CI", "TF_BUILD", "JENKINS_URL", "NNCF_CI", "NNCF_DEV"):
-        environment.pop(variable, None)  # each turns the statistics off by itself
+    for variable in STATISTICS_SWITCHES:
+        environment.pop(variable, None)
     command = [sys.executable, "-c", CONVERT_AND_QUANTIZE, str(work), setup]
     result = subprocess.run(command, capture_output=True, text=True, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -67,11 +81,11 @@ def run_with_home(tmp_path: Path, setup: str) -> Path:
 
 
 @pytest.mark.parametrize("setup", ["job", "bare"])
-def test_a_job_sends_openvino_no_usage_statistics(tmp_path, setup):
-    """Inside a job, OpenVINO and NNCF leave the home folder alone; the bare control shows
-    what they do otherwise (a statistics folder, ``~/intel``, and an attempt to send)."""
+def test_a_job_sends_no_usage_statistics(tmp_path, setup):
+    """Inside a job, OpenVINO, NNCF and MLflow leave the home folder alone; the bare control
+    shows what they do otherwise (``~/intel`` and ``~/.config/mlflow``, and attempts to send)."""
     written = sorted(path.name for path in run_with_home(tmp_path, setup).rglob("*"))
     if setup == "job":
         assert written == []
     else:
-        assert "openvino_ga_cid" in written
+        assert {"openvino_ga_cid", "telemetry.json"} <= set(written)

@@ -1,12 +1,12 @@
 """The one entry of every Snakemake adapter (scripts/*.py): a job's setup, in one place.
 
-``with job(snakemake):`` gives TensorFlow the job's threads (and a training job's memory
-cap) before anything imports it, turns OpenVINO's usage statistics off, sends everything the
-job prints to its Snakemake log (TensorFlow's C++ logging included), and logs a failure with
-its traceback. Both limits are
-environment variables that TensorFlow reads when it starts, so the library itself sets
-nothing process-wide, and processes the job starts (tf2onnx, a training attempt) inherit
-them. No TensorFlow here: a job that has nothing to do (a format skipped here) never loads it.
+``with job(snakemake):`` gives TensorFlow the job's threads (and a training job's memory cap)
+before anything imports it, turns usage statistics off (OpenVINO, NNCF, MLflow), sends
+everything the job prints to its Snakemake log (TensorFlow's C++ logging included), and logs a
+failure with its traceback. Both limits are environment variables that TensorFlow reads when it
+starts, so the library itself sets nothing process-wide, and processes the job starts (tf2onnx,
+a training attempt) inherit them. No TensorFlow here: a job that has nothing to do (a format
+skipped here) never loads it.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from tfedge.paths import RESULTS
 
 CPU_MEMORY_LIMIT = "TF_CPU_BFC_MEM_LIMIT_IN_MB"
 RESULTS_FOLDER = f"{RESULTS}/"
-USAGE_STATISTICS = "openvino_telemetry"  # the package OpenVINO's converter and NNCF send with
+OPENVINO_STATISTICS = "openvino_telemetry"  # the package OpenVINO's converter and NNCF send with
+MLFLOW_STATISTICS_OFF = "MLFLOW_DISABLE_TELEMETRY"
 
 
 def inter_op_threads(threads: int) -> int:
@@ -50,16 +51,18 @@ def limit_memory(memory_mb: int | None) -> None:
 
 
 def decline_usage_statistics() -> None:
-    """Keep OpenVINO's converter and NNCF from sending usage statistics.
+    """Keep OpenVINO's converter, NNCF and MLflow from sending usage statistics.
 
-    Both report to Google Analytics through openvino_telemetry, which takes a missing consent
-    file for consent: it writes ``~/intel/openvino_ga_cid`` and ``~/intel/stats`` and opens a
-    connection, from a job that must write only its outputs and, unless it downloads, reach no
-    network. Their own opt-out writes a consent file into the user's home, so instead the job
-    makes the package unimportable (``None`` in ``sys.modules``), and both libraries fall back
-    to the no-op stubs they ship for when it is not installed.
+    Each would write into the user's home and open a connection, from a job that must write
+    only its outputs and, unless it downloads, reach no network. OpenVINO's converter and NNCF
+    report through openvino_telemetry, which takes a missing consent file for consent
+    (``~/intel/openvino_ga_cid``); its own opt-out writes a consent file into the home, so the
+    job makes the package unimportable (``None`` in ``sys.modules``) and both libraries fall
+    back to the no-op stubs they ship for when it is not installed. MLflow (tracking) reads
+    ``MLFLOW_DISABLE_TELEMETRY`` (otherwise ``~/.config/mlflow/telemetry.json``).
     """
-    sys.modules.setdefault(USAGE_STATISTICS, None)
+    sys.modules.setdefault(OPENVINO_STATISTICS, None)
+    os.environ[MLFLOW_STATISTICS_OFF] = "true"
 
 
 def log_to_stderr() -> None:

@@ -74,6 +74,21 @@ def report(file: str = "report.html") -> str:
     return f"{RESULTS}/{file}"
 
 
+def report_charts() -> str:
+    """The report's charts as SVG files, ``<kind>/<subject>.svg``, for Snakemake's report."""
+    return f"{RESULTS}/report_files/charts"
+
+
+def report_tables() -> str:
+    """The report's tables as CSV files (Snakemake's report shows them)."""
+    return f"{RESULTS}/report_files/tables"
+
+
+def tracking_record() -> str:
+    """What the report job logged to MLflow (tracking.backend: mlflow), and what was there."""
+    return f"{RESULTS}/tracking/mlflow.json"
+
+
 def log(rule: str, *names: object) -> str:
     return f"{RESULTS}/logs/{rule}/" + "_".join(str(name) for name in names) + ".log"
 

@@ -3,8 +3,9 @@
 The values must be finite and bounded before anything walks them (tfedge.config.values). A
 sweep's list is replaced by its first value so the schema checks the rest of the variant and
 fills its defaults (tfedge.config.schema_errors); the sweep is expanded only then, and the
-cross-field checks read the expanded variants (tfedge.config.cross_field). The first pass that
-finds problems raises them all at once (ConfigError), so one run names every field to fix.
+cross-field checks read the expanded variants (tfedge.config.cross_field), beside the check
+that settings needing an optional extra have it installed (tfedge.config.extras). The first pass
+that finds problems raises them all at once (ConfigError), so one run names every field to fix.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import yaml
 
 from tfedge.config.cross_field import cross_field_problems
 from tfedge.config.errors import ConfigError
+from tfedge.config.extras import extra_problems
 from tfedge.config.schema_errors import schema_problems
 from tfedge.config.values import number_problems
 from tfedge.sweeps import expand_sweeps, take_sweeps
@@ -39,7 +41,7 @@ def validate_config(config: dict, schema_path: str | Path, source: str = "config
     if not problems:
         problems = expand_sweeps(config, sweeps)
     if not problems:
-        problems = cross_field_problems(config)
+        problems = cross_field_problems(config) + extra_problems(config)
     if problems:
         raise ConfigError.listing(problems, source)
     return config
