@@ -14,9 +14,22 @@ import pytest
 # NNCF and MLflow turn their statistics off under pytest, so this runs in a process of its own,
 # as a job does.
 CONVERT_AND_QUANTIZE = """
+import socket
 import sys
 from pathlib import Path
 from types import SimpleNamespace
+
+folder = Path(sys.argv[1])
+
+
+def refused(*args, **kwargs):
+    # Every lookup or connection is refused and noted: nothing leaves this machine.
+    with (folder / "connections.txt").open("a") as noted:
+        noted.write(repr(args[:2]) + chr(10))
+    raise OSError("network refused in this test")
+
+
+socket.getaddrinfo = socket.create_connection = socket.socket.connect = refused
 
 import numpy as np
 import onnx
@@ -25,7 +38,6 @@ from onnx import TensorProto, helper
 from tfedge.formats import FORMATS, INPUT_NAME, OUTPUT_NAME
 from tfedge.job import job
 
-folder = Path(sys.argv[1])
 shape = [1, 4]
 graph = helper.make_graph(
     [helper.make_node("Relu", [INPUT_NAME], [OUTPUT_NAME])], "relu",
@@ -66,8 +78,9 @@ STATISTICS_SWITCHES = (
 )  # fmt: skip
 
 
-def run_with_home(tmp_path: Path, setup: str) -> Path:
-    """Run the conversion with ``HOME`` an empty folder of its own; returns that folder."""
+def run_with_home(tmp_path: Path, setup: str) -> tuple[Path, Path]:
+    """Run the conversion with ``HOME`` an empty folder of its own; returns that folder and
+    the work folder (where the refused connections are noted)."""
     home, work = tmp_path / setup / "home", tmp_path / setup / "work"
     home.mkdir(parents=True)
     work.mkdir()
@@ -77,15 +90,18 @@ def run_with_home(tmp_path: Path, setup: str) -> Path:
     command = [sys.executable, "-c", CONVERT_AND_QUANTIZE, str(work), setup]
     result = subprocess.run(command, capture_output=True, text=True, env=environment)
     assert result.returncode == 0, result.stderr[-3000:]
-    return home
+    return home, work
 
 
 @pytest.mark.parametrize("setup", ["job", "bare"])
 def test_a_job_sends_no_usage_statistics(tmp_path, setup):
     """Inside a job, OpenVINO, NNCF and MLflow leave the home folder alone; the bare control
     shows what they do otherwise (``~/intel`` and ``~/.config/mlflow``, and attempts to send)."""
-    written = sorted(path.name for path in run_with_home(tmp_path, setup).rglob("*"))
+    home, work = run_with_home(tmp_path, setup)
+    written = sorted(path.name for path in home.rglob("*"))
     if setup == "job":
         assert written == []
+        assert not (work / "connections.txt").exists()
     else:
         assert {"openvino_ga_cid", "telemetry.json"} <= set(written)
+        assert "google-analytics" in (work / "connections.txt").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -229,6 +230,24 @@ def test_tracking_is_off_by_default():
         "uri": None,
         "experiment": "tfedge",
     }
+
+
+@pytest.mark.parametrize(
+    "settings, message",
+    [
+        (
+            {"backend": "mlfow"},
+            "tracking.backend: 'mlfow' is not allowed; use one of: none, mlflow",
+        ),
+        ({"backend": "mlflow", "uri": 5}, "tracking.uri: 5 is not of type 'string', 'null'"),
+        ({"backend": "mlflow", "store": "x"}, "known keys here: backend, experiment, uri"),
+    ],
+)
+def test_a_bad_tracking_setting_is_refused_naming_it(settings, message):
+    config = tiny_config()
+    config["tracking"] = settings
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        validated(config)
 
 
 def test_mlflow_is_refused_when_it_is_not_installed(monkeypatch):
